@@ -1,0 +1,1 @@
+//! Public forms (SPEC: Forms).

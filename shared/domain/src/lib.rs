@@ -1,0 +1,20 @@
+//! The rules of the Terms of Service as pure code: no AWS, no I/O, no clock.
+//! Every function takes "now" as an argument, so any moment of an account's life can be replayed.
+
+pub mod account;
+pub mod billing;
+pub mod catalog;
+pub mod countries;
+pub mod field;
+pub mod forms;
+pub mod lifecycle;
+pub mod notice;
+pub mod policy;
+pub mod signup;
+pub mod time;
+pub mod types;
+
+pub use account::{Account, State, StateReason, Usage};
+pub use catalog::{Catalog, Plan};
+pub use field::{FieldError, FieldErrors};
+pub use policy::Policy;
