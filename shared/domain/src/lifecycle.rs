@@ -48,7 +48,7 @@ pub struct Due {
 
 /// What applying the lifecycle or an action produced, for the adapters to persist and send.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum Effect {
     Transition { at: DateTime<Utc>, from: State, to: State, reason: Option<StateReason>, plan: String },
     Notice(Notice),
