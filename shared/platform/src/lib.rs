@@ -6,6 +6,7 @@ pub mod config;
 pub mod http;
 pub mod items;
 pub mod mailer;
+pub mod ops;
 pub mod outbox;
 pub mod store;
 pub mod telemetry;

@@ -1,0 +1,174 @@
+//! The sweep (SPEC: Time, Lifecycle, Notices): reads only the due-time index, never the table.
+
+use chrono::{DateTime, Utc};
+use domain::lifecycle::{advance, Effect};
+use domain::Account;
+use lambda_runtime::{Error, LambdaEvent};
+use platform::items::{from_item, Item, OutboxMail, ENTITY};
+use platform::outbox::deliver;
+use platform::store::{Change, WriteError};
+use platform::{telemetry, App};
+use serde::Serialize;
+use serde_json::Value;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const PAGE: i32 = 100;
+/// Stop taking new work this long before the invocation's deadline; the next run continues.
+const RESERVE: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Default, Serialize)]
+pub(crate) struct Summary {
+    pub now: Option<DateTime<Utc>>,
+    pub due: usize,
+    pub transitions: usize,
+    pub notices_sent: usize,
+    pub notices_failed: usize,
+    pub charges_requested: usize,
+    pub mails_retried: usize,
+    pub purged_accounts: usize,
+    pub lost_races: usize,
+    pub items_read: usize,
+    pub ddb_requests: u64,
+    pub complete: bool,
+}
+
+/// "Now" of a schedule: the classic rule's `time`, or the Scheduler's `<aws.scheduler.scheduled-time>`.
+pub(crate) fn schedule_time(v: &Value) -> Option<DateTime<Utc>> {
+    ["time", "scheduled_time", "scheduledTime"]
+        .iter()
+        .find_map(|k| v.get(*k).and_then(Value::as_str))
+        .and_then(domain::time::parse_rfc3339)
+}
+
+pub(crate) async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Value, Error> {
+    let now = schedule_time(&event.payload).ok_or("the event has no `time` or `scheduled_time` (RFC 3339)")?;
+    let deadline = Instant::now() + remaining(event.context.deadline).saturating_sub(RESERVE);
+    let before = app.store.requests();
+    let mut s = sweep(app, now, deadline).await?;
+    s.ddb_requests = app.store.requests() - before;
+    telemetry::metrics(
+        "lifecycle-sweep",
+        &[("Due", s.due as f64), ("Transitions", s.transitions as f64), ("NoticesSent", s.notices_sent as f64),
+          ("NoticesFailed", s.notices_failed as f64), ("LostRaces", s.lost_races as f64)],
+    );
+    tracing::info!(summary = %serde_json::to_string(&s)?, "sweep done");
+    Ok(serde_json::to_value(s)?)
+}
+
+/// Time left before the Lambda deadline. AWS sends epoch milliseconds; `cargo lambda watch`
+/// sends the timeout itself (600000), so a value too small to be an epoch is taken as a budget.
+fn remaining(deadline_ms: u64) -> Duration {
+    const EPOCH_2001_MS: u64 = 1_000_000_000_000;
+    if deadline_ms < EPOCH_2001_MS {
+        return Duration::from_millis(deadline_ms);
+    }
+    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+    Duration::from_millis(deadline_ms.saturating_sub(now_ms))
+}
+
+pub(crate) async fn sweep(app: &App, now: DateTime<Utc>, deadline: Instant) -> Result<Summary, Error> {
+    let mut s = Summary { now: Some(now), complete: true, ..Summary::default() };
+    'shards: for shard in 0..app.store.shards() {
+        let mut start: Option<Item> = None;
+        loop {
+            if Instant::now() >= deadline {
+                s.complete = false;
+                break 'shards;
+            }
+            let (items, next) = app.store.due_page(shard, now, PAGE, start).await?;
+            s.items_read += items.len();
+            for item in items {
+                s.due += 1;
+                let entity = item.get(ENTITY).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+                let r = match entity.as_str() {
+                    "account" => account(app, item, now, &mut s).await,
+                    "outbox" => mail(app, item, now, &mut s).await,
+                    "tombstone" => purge(app, item, &mut s).await,
+                    other => {
+                        tracing::warn!(entity = other, "unknown item in the due index");
+                        Ok(())
+                    }
+                };
+                if let Err(e) = r {
+                    // One bad item must not stop the others; it stays due and is retried next run.
+                    tracing::error!(error = format!("{e:#}"), "sweep item failed");
+                }
+            }
+            match next {
+                Some(k) => start = Some(k),
+                None => break,
+            }
+        }
+    }
+    Ok(s)
+}
+
+async fn account(app: &App, item: Item, now: DateTime<Utc>, s: &mut Summary) -> anyhow::Result<()> {
+    let mut a: Account = from_item(item)?;
+    let read_version = a.version;
+    let effects = advance(&mut a, &app.config.policy, app.catalog, now);
+    let deleted = effects.iter().any(|e| matches!(e, Effect::Delete { .. }));
+    let change = Change { account: &mut a, expected_version: Some(read_version), effects: &effects, history: vec![], extra: vec![], now };
+    match app.store.commit(change, &app.config.policy).await {
+        Ok(mails) => {
+            s.transitions += effects.iter().filter(|e| matches!(e, Effect::Transition { .. })).count();
+            s.charges_requested += effects.iter().filter(|e| matches!(e, Effect::ChargeRequest { .. })).count();
+            let d = deliver(&app.store, app.mailer.as_ref(), &mails, now).await;
+            s.notices_sent += d.sent;
+            s.notices_failed += d.failed;
+            if deleted {
+                app.store.purge(&a.id).await?;
+                s.purged_accounts += 1;
+            }
+            Ok(())
+        }
+        // Someone else (another sweep, a payment, a sign-in) changed it first: theirs stands.
+        Err(WriteError::Conflict { .. }) => {
+            s.lost_races += 1;
+            Ok(())
+        }
+        Err(WriteError::Other(e)) => Err(e),
+    }
+}
+
+async fn mail(app: &App, item: Item, now: DateTime<Utc>, s: &mut Summary) -> anyhow::Result<()> {
+    let m: OutboxMail = from_item(item)?;
+    if let Some(claimed) = app.store.claim_mail(&m.key, now).await? {
+        s.mails_retried += 1;
+        let d = deliver(&app.store, app.mailer.as_ref(), &[claimed], now).await;
+        s.notices_sent += d.sent;
+        s.notices_failed += d.failed;
+    } else {
+        s.lost_races += 1;
+    }
+    Ok(())
+}
+
+async fn purge(app: &App, item: Item, s: &mut Summary) -> anyhow::Result<()> {
+    let t: platform::items::Tombstone = from_item(item)?;
+    app.store.purge(&t.id).await?;
+    s.purged_accounts += 1;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_classic_rule_and_a_scheduler_target_both_give_the_time() {
+        let classic = serde_json::json!({"detail-type": "Scheduled Event", "source": "aws.events", "time": "2027-03-01T00:05:00Z"});
+        let scheduler = serde_json::json!({"scheduled_time": "2027-03-01T00:05:00Z"});
+        assert_eq!(schedule_time(&classic), schedule_time(&scheduler));
+        assert!(schedule_time(&classic).is_some());
+        assert!(schedule_time(&serde_json::json!({})).is_none());
+    }
+
+    #[test]
+    fn a_deadline_is_an_epoch_on_aws_and_a_budget_under_cargo_lambda() {
+        assert_eq!(remaining(600_000), Duration::from_secs(600));
+        let in_a_minute = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64 + 60_000;
+        assert!(remaining(in_a_minute) > Duration::from_secs(55));
+        assert_eq!(remaining(1_000_000_000_000), Duration::ZERO);
+    }
+}

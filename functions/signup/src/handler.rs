@@ -1,0 +1,131 @@
+//! Signup (SPEC: Signup; §1.3, §4, §13, §28) and domain availability.
+
+use domain::field::FieldError;
+use domain::lifecycle::Effect;
+use domain::notice::{Notice, NoticeKind};
+use domain::signup::{Signup, SignupRefusal, SignupRequest};
+use domain::types::DomainLabel;
+use domain::Account;
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Error, Request, Response};
+use platform::auth::hash_password;
+use platform::http::{event_time, header, json_response, method_not_allowed, parse_body, segments, source_ip, ApiResult};
+use platform::items::{domain_pk, email_pk, to_item, user_sk, account_pk, HistoryEvent, Login, User};
+use platform::outbox::deliver;
+use platform::store::{put, Change, WriteError};
+use platform::{ApiError, App};
+use serde_json::json;
+
+pub(crate) async fn handle(app: &App, req: Request) -> Result<Response<Body>, Error> {
+    let before = app.store.requests();
+    let res = route(app, &req).await.unwrap_or_else(ApiError::into_response);
+    tracing::info!(status = res.status().as_u16(), ddb_requests = app.store.requests() - before, "signup request");
+    Ok(res)
+}
+
+async fn route(app: &App, req: &Request) -> ApiResult {
+    let segs = segments(req);
+    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+    match (req.method().as_str(), segs.as_slice()) {
+        ("POST", ["signup"]) => signup(app, req).await,
+        ("GET", ["signup", "domains", label]) => availability(app, label).await,
+        (_, ["signup"] | ["signup", "domains", _]) => Err(method_not_allowed()),
+        _ => Err(ApiError::not_found()),
+    }
+}
+
+fn refusal(e: SignupRefusal) -> ApiError {
+    match e {
+        SignupRefusal::Invalid(errs) => ApiError::Invalid(errs),
+        SignupRefusal::Embargoed => ApiError::problem(
+            StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS,
+            "embargoed",
+            "signups from this country or region are not permitted under U.S. and EU export controls (§13.3)",
+        ),
+        SignupRefusal::CountryNotServed => ApiError::problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "country_not_served",
+            "these Terms of Service do not cover customers in this country (§28)",
+        ),
+    }
+}
+
+async fn signup(app: &App, req: &Request) -> ApiResult {
+    let now = event_time(req)?;
+    let body: SignupRequest = parse_body(req)?;
+    let s: Signup = body.parse(&app.config.terms_version).map_err(refusal)?;
+    let password_hash = hash_password(s.password.expose())?;
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let mut account = Account::new_free(
+        id.clone(),
+        s.domain.as_str().into(),
+        s.company.clone(),
+        s.country.as_str().into(),
+        s.region.as_ref().map(|r| r.as_str().to_string()),
+        s.party.clone(),
+        s.email.as_str().into(),
+        s.terms_version.clone(),
+        now,
+    );
+    let table = app.store.table();
+    let claim = "attribute_not_exists(PK)";
+    let login = Login { email: s.email.as_str().into(), account_id: id.clone(), domain: s.domain.as_str().into(), password_hash };
+    let user = User {
+        email: s.email.as_str().into(),
+        first_name: s.first_name.clone(),
+        last_name: s.last_name.clone(),
+        role: "administrator".into(),
+        created_at: now,
+    };
+    // Index 1: the domain claim, 2: the e-mail claim (SPEC: unique label, one account per address).
+    let extra = vec![
+        put(table, to_item(domain_pk(s.domain.as_str()), "DOMAIN", "domain", &json!({ "account_id": id }))?, Some(claim))?,
+        put(table, to_item(email_pk(s.email.as_str()), "EMAIL", "login", &login)?, Some(claim))?,
+        put(table, to_item(account_pk(&id), user_sk(s.email.as_str()), "user", &user)?, None)?,
+    ];
+    // §23: the acceptance, with the version, time, source IP and user agent.
+    let accepted = HistoryEvent {
+        at: now,
+        kind: "terms_accepted".into(),
+        detail: json!({
+            "terms_version": s.terms_version,
+            "source_ip": source_ip(req),
+            "user_agent": header(req, "user-agent"),
+            "legal_age_confirmed": true,
+            "contracting_party": s.party,
+        }),
+    };
+    let effects = [Effect::Notice(Notice { kind: NoticeKind::Welcome, at: now, subject_at: None })];
+    let change = Change { account: &mut account, expected_version: None, effects: &effects, history: vec![accepted], extra, now };
+    let mails = match app.store.commit(change, &app.config.policy).await {
+        Ok(m) => m,
+        Err(WriteError::Conflict { failed }) if failed.contains(&1) => {
+            return Err(ApiError::with(StatusCode::CONFLICT, "domain_taken", "this domain is already taken",
+                json!({"errors": [FieldError::new("domain", "is already taken")]})))
+        }
+        Err(WriteError::Conflict { failed }) if failed.contains(&2) => {
+            return Err(ApiError::with(StatusCode::CONFLICT, "email_taken", "this e-mail address already administers an account",
+                json!({"errors": [FieldError::new("email", "already administers an account")]})))
+        }
+        Err(WriteError::Conflict { .. }) => return Err(ApiError::conflict_retry()),
+        Err(WriteError::Other(e)) => return Err(e.into()),
+    };
+    deliver(&app.store, app.mailer.as_ref(), &mails, now).await;
+    tracing::info!(account_id = %id, country = account.country, "account created");
+    json_response(
+        StatusCode::CREATED,
+        &json!({
+            "account_id": id,
+            "domain": account.domain,
+            "plan": account.plan,
+            "state": account.state,
+            "contracting_party": account.contracting_party,
+        }),
+    )
+}
+
+async fn availability(app: &App, label: &str) -> ApiResult {
+    let label = DomainLabel::parse("label", Some(label)).map_err(|e| ApiError::Invalid(e.into()))?;
+    let taken = app.store.get(&domain_pk(label.as_str()), "DOMAIN").await?.is_some();
+    json_response(StatusCode::OK, &json!({ "domain": label.as_str(), "available": !taken }))
+}

@@ -1,0 +1,13 @@
+//! signup: `POST /signup`, `GET /signup/domains/{label}`.
+
+mod handler;
+
+use lambda_http::{run, service_fn, Error, Request};
+use platform::{telemetry, App};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let app = App::from_env().await?;
+    run(service_fn(|req: Request| handler::handle(&app, req))).await
+}
