@@ -189,13 +189,13 @@ impl Store {
         let mut start: Option<Item> = None;
         loop {
             self.count();
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND begins_with(SK, :p)")
-                .expression_attribute_values(":pk", s(pk))
-                .expression_attribute_values(":p", s(prefix))
+            let mut q = self.client.query().table_name(&self.table).expression_attribute_values(":pk", s(pk));
+            q = if prefix.is_empty() {
+                q.key_condition_expression("PK = :pk")
+            } else {
+                q.key_condition_expression("PK = :pk AND begins_with(SK, :p)").expression_attribute_values(":p", s(prefix))
+            };
+            let out = q
                 .set_exclusive_start_key(start.take())
                 .consistent_read(true)
                 .send()
