@@ -170,3 +170,29 @@ def test_two_sweeps_at_once_send_each_notice_once(fresh):
     for c in customers:
         assert c.state() == "archived"
         assert sum("is archived" in s for s in c.subjects()) == 1
+
+
+def test_a_data_request_reminds_the_administrators_before_its_date_then_is_flagged_overdue(fresh):
+    c = Customer(fresh, T0)
+    r = fresh.at(T0, "submit-form", "POST", "/forms/data-request",
+                 {"name": "Bo Smith", "email": "bo@example.net", "domain": c.domain, "kind": "removal",
+                  "details": "Please remove my contact record."})
+    assert r.status == 201, r
+    assert r.json()["respond_by"] == "2027-03-31T08:00:00Z"
+
+    def reminders():
+        return [m["subject"] for m in ses_messages(c.email) if "personal data request" in m["subject"]]
+
+    fresh.sweep(T0 + 23 * D - timedelta(seconds=1))
+    assert reminders() == []
+    fresh.sweep(T0 + 23 * D)
+    fresh.sweep(T0 + 23 * D + timedelta(hours=1))
+    assert reminders() == [f"{c.domain}: personal data request due in 7 days"], "the 7-day reminder, once"
+    fresh.sweep(T0 + 28 * D)
+    assert len(reminders()) == 2, "the 2-day reminder"
+    fresh.sweep(T0 + 30 * D - timedelta(seconds=1))
+    assert len(reminders()) == 2
+    fresh.sweep(T0 + 30 * D)
+    assert len(reminders()) == 3 and "overdue" in reminders()[-1].lower()
+    item = ddb().get_item(TableName=fresh.table, Key={"PK": {"S": f"DATAREQ#{r.json()['request_id']}"}, "SK": {"S": "META"}})["Item"]
+    assert item["overdue"]["BOOL"] is True and "DueAt" not in item

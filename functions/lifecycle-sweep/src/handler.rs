@@ -4,9 +4,11 @@ use chrono::{DateTime, Utc};
 use domain::lifecycle::{advance, Effect};
 use domain::Account;
 use lambda_runtime::{Error, LambdaEvent};
-use platform::items::{from_item, Item, OutboxMail, ENTITY};
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+use domain::forms::{data_request_next_due, data_request_overdue_mail, data_request_reminder_mail, data_request_step, DataRequestRecord, DataRequestStep};
+use platform::items::{data_request_pk, from_item, set_due, to_item, Item, OutboxMail, DUE_AT, ENTITY, META, SENDING};
 use platform::outbox::deliver;
-use platform::store::{Change, WriteError};
+use platform::store::{put, Change, WriteError, OUTBOX_LEASE_SECONDS};
 use platform::{telemetry, App};
 use serde::Serialize;
 use serde_json::Value;
@@ -84,6 +86,7 @@ pub(crate) async fn sweep(app: &App, now: DateTime<Utc>, deadline: Instant) -> R
                     "account" => account(app, item, now, &mut s).await,
                     "outbox" => mail(app, item, now, &mut s).await,
                     "tombstone" => purge(app, item, &mut s).await,
+                    "data_request" => data_request(app, item, now, &mut s).await,
                     other => {
                         tracing::warn!(entity = other, "unknown item in the due index");
                         Ok(())
@@ -142,6 +145,69 @@ async fn mail(app: &App, item: Item, now: DateTime<Utc>, s: &mut Summary) -> any
         s.lost_races += 1;
     }
     Ok(())
+}
+
+/// §5.5, §26.5: reminders before a data request's respond-by date, then the overdue flag.
+/// The write is conditional on the due time read, so of two racing sweeps one acts.
+async fn data_request(app: &App, item: Item, now: DateTime<Utc>, s: &mut Summary) -> anyhow::Result<()> {
+    let old_due = item.get(DUE_AT).cloned();
+    let mut r: DataRequestRecord = from_item(item)?;
+    let p = &app.config.policy;
+    let step = data_request_step(r.respond_by, &r.reminded, now, p);
+    let admins = match app.store.account(&r.account_id).await? {
+        Some(a) => a.admins,
+        None => Vec::new(), // the account is gone, and its data with it: nothing left to answer
+    };
+    let mut mails = Vec::new();
+    let mail_key = match step {
+        Some(DataRequestStep::Reminder { days_before }) => {
+            r.reminded.push(days_before);
+            Some((format!("datareq#{}#reminder#{days_before}", r.id), data_request_reminder_mail(&r, days_before)))
+        }
+        Some(DataRequestStep::Overdue) => {
+            r.overdue = true;
+            Some((format!("datareq#{}#overdue", r.id), data_request_overdue_mail(&r)))
+        }
+        None => None,
+    };
+    let mut record = to_item(data_request_pk(&r.id), META, "data_request", &r)?;
+    let next = if admins.is_empty() { None } else { data_request_next_due(r.respond_by, &r.reminded, r.overdue, p) };
+    set_due(&mut record, &r.id, app.store.shards(), next);
+    let put_record = Put::builder()
+        .table_name(app.store.table())
+        .set_item(Some(record))
+        .condition_expression("DueAt = :old")
+        .set_expression_attribute_values(old_due.map(|v| [(":old".to_string(), v)].into()))
+        .build()?;
+    let mut writes = vec![TransactWriteItem::builder().put(put_record).build()];
+    if let (Some((key, mail)), false) = (mail_key, admins.is_empty()) {
+        let m = OutboxMail {
+            key,
+            account_id: Some(r.account_id.clone()),
+            to: admins,
+            subject: mail.subject,
+            text: mail.text,
+            status: SENDING.into(),
+            lease_until: (now + chrono::Duration::seconds(OUTBOX_LEASE_SECONDS)).timestamp(),
+            attempts: 1,
+            message_id: None,
+        };
+        writes.push(put(app.store.table(), app.store.outbox_item(&m)?, Some("attribute_not_exists(PK)"))?);
+        mails.push(m);
+    }
+    match app.store.transact(writes).await {
+        Ok(()) => {
+            let d = deliver(&app.store, app.mailer.as_ref(), &mails, now).await;
+            s.notices_sent += d.sent;
+            s.notices_failed += d.failed;
+            Ok(())
+        }
+        Err(WriteError::Conflict { .. }) => {
+            s.lost_races += 1;
+            Ok(())
+        }
+        Err(WriteError::Other(e)) => Err(e),
+    }
 }
 
 async fn purge(app: &App, item: Item, s: &mut Summary) -> anyhow::Result<()> {

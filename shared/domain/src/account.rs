@@ -98,6 +98,11 @@ pub struct Account {
     pub charge_requested_for: Option<DateTime<Utc>>,
     pub terms_version: String,
     pub created_at: DateTime<Utc>,
+    /// §15.3: copyright notices about this account that led to permanent removal.
+    #[serde(default)]
+    pub copyright_removals: u32,
+    #[serde(default)]
+    pub repeat_infringer: bool,
     /// Optimistic-concurrency version: every write is conditional on it.
     pub version: u64,
 }
@@ -148,6 +153,8 @@ impl Account {
             charge_requested_for: None,
             terms_version,
             created_at: now,
+            copyright_removals: 0,
+            repeat_infringer: false,
             version: 0,
         }
     }

@@ -34,6 +34,9 @@ pub fn outbox_pk(key: &str) -> String {
 pub fn webhook_pk(event_id: &str) -> String {
     format!("WEBHOOK#{event_id}")
 }
+pub fn data_request_pk(id: &str) -> String {
+    format!("DATAREQ#{id}")
+}
 pub fn throttle_pk(key: &str) -> String {
     format!("THROTTLE#{key}")
 }

@@ -1,0 +1,52 @@
+//! Routes of submit-form. Every error is answered (problem+json, or the page for the form's own
+//! posts); nothing a client sends can make it panic or answer 500.
+
+use crate::{implementation, notices};
+use lambda_http::http::Method;
+use lambda_http::{Body, Error, Request, Response};
+use platform::http::{method_not_allowed, segments, ApiResult};
+use platform::{ApiError, App};
+
+pub(crate) async fn handle(app: &App, req: Request) -> Result<Response<Body>, Error> {
+    let resp = route(app, &req).await.unwrap_or_else(ApiError::into_response);
+    tracing::info!(method = %req.method(), path = req.uri().path(), status = resp.status().as_u16(), "submit-form");
+    Ok(resp)
+}
+
+async fn route(app: &App, req: &Request) -> ApiResult {
+    let segs = segments(req);
+    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+    let m = req.method();
+    match segs.as_slice() {
+        ["forms", "implementation-request"] => match *m {
+            Method::GET | Method::HEAD => implementation::page(app, req).await,
+            Method::POST => implementation::submit(app, req).await,
+            _ => Err(method_not_allowed()),
+        },
+        ["forms", "implementation-request", "settings"] => match *m {
+            Method::PUT => implementation::settings(app, req).await,
+            _ => Err(method_not_allowed()),
+        },
+        ["forms", "implementation-request", id, "resend"] => match *m {
+            Method::POST => implementation::resend(app, req, id).await,
+            _ => Err(method_not_allowed()),
+        },
+        ["forms", "copyright-notice"] => match *m {
+            Method::POST => notices::copyright_notice(app, req).await,
+            _ => Err(method_not_allowed()),
+        },
+        ["forms", "copyright-notice", id, "outcome"] => match *m {
+            Method::POST => notices::copyright_outcome(app, req, id).await,
+            _ => Err(method_not_allowed()),
+        },
+        ["forms", "data-request"] => match *m {
+            Method::POST => notices::data_request(app, req).await,
+            _ => Err(method_not_allowed()),
+        },
+        ["partners"] => match *m {
+            Method::POST => notices::add_partner(app, req).await,
+            _ => Err(method_not_allowed()),
+        },
+        _ => Err(ApiError::not_found()),
+    }
+}
