@@ -283,7 +283,7 @@ def test_partners_are_added_by_an_operator_only_once(lambdas):
     assert lambdas.at(hour(0), "submit-form", "POST", "/partners", body, headers=OPERATOR).status == 409
     bad = lambdas.at(hour(0), "submit-form", "POST", "/partners", {"id": "x"}, headers=OPERATOR)
     assert bad.status == 400 and {e["field"] for e in bad.json()["errors"]} == {"name", "email", "countries"}
-    stored = item(lambdas.table, f"PARTNER#{body['id']}")
+    stored = item(lambdas.table, "PARTNERS", f"PARTNER#{body['id']}")
     assert stored["last_sent_at"]["N"] == "0" and stored["certified"]["BOOL"] is True
 
 

@@ -14,7 +14,9 @@ pub(crate) const SETTINGS_PK: &str = "SETTINGS";
 pub(crate) const SETTINGS_SK: &str = "FORMS";
 pub(crate) const DISABLED_ATTR: &str = "implementation_request_disabled";
 
-pub(crate) fn partner_pk(id: &str) -> String {
+/// All partners share one partition, so one Query finds them whatever the table's size.
+pub(crate) const PARTNERS_PK: &str = "PARTNERS";
+pub(crate) fn partner_sk(id: &str) -> String {
     format!("PARTNER#{id}")
 }
 pub(crate) fn form_pk(id: &str) -> String {
@@ -38,35 +40,16 @@ pub(crate) fn is_id(id: &str) -> bool {
     uuid::Uuid::parse_str(id).is_ok()
 }
 
-/// Every partner listing `country`. Partners are one item each (`PARTNER#<id>/META`, as
-/// `infra/bootstrap.py seed` writes them) and no index lists them, so this is a filtered scan:
-/// its cost follows the table's size. Read consistently, so `last_sent_at` is current.
+/// Every partner listing `country`: one Query of the partners' partition (a few hundred items
+/// at most), read consistently so `last_sent_at` is current.
 pub(crate) async fn partners_for(store: &Store, country: &str) -> Result<Vec<Partner>> {
+    let items = store.query_prefix(PARTNERS_PK, "PARTNER#").await.context("Query partners")?;
     let mut found = Vec::new();
-    let mut start: Option<Item> = None;
-    loop {
-        let out = store
-            .client()
-            .scan()
-            .table_name(store.table())
-            .filter_expression("begins_with(PK, :p) AND SK = :meta AND contains(countries, :c)")
-            .expression_attribute_values(":p", s("PARTNER#"))
-            .expression_attribute_values(":meta", s("META"))
-            .expression_attribute_values(":c", s(country))
-            .consistent_read(true)
-            .set_exclusive_start_key(start.take())
-            .send()
-            .await
-            .context("Scan partners")?;
-        for item in out.items.unwrap_or_default() {
-            match from_item::<Partner>(item) {
-                Ok(p) => found.push(p),
-                Err(e) => tracing::warn!(error = format!("{e:#}"), "a partner item does not parse; skipped"),
-            }
-        }
-        match out.last_evaluated_key {
-            Some(k) if !k.is_empty() => start = Some(k),
-            _ => break,
+    for item in items {
+        match from_item::<Partner>(item) {
+            Ok(p) if p.countries.iter().any(|c| c == country) => found.push(p),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = format!("{e:#}"), "a partner item does not parse; skipped"),
         }
     }
     Ok(found)
@@ -79,7 +62,7 @@ fn update(table: &str, k: Item) -> aws_sdk_dynamodb::types::builders::UpdateBuil
 /// The partner's `last_sent_at`, moved from the value read to the new stamp: a racing request
 /// that read the same value loses its condition and re-reads.
 pub(crate) fn take_partner_slot(table: &str, id: &str, previous: i64, sent_at: i64) -> Result<TransactWriteItem> {
-    let mut u = update(table, key(partner_pk(id), "META"))
+    let mut u = update(table, key(PARTNERS_PK, partner_sk(id)))
         .update_expression("SET last_sent_at = :new")
         .expression_attribute_values(":new", n(sent_at))
         .expression_attribute_values(":old", n(previous));

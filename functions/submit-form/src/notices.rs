@@ -1,7 +1,7 @@
 //! Copyright notices (§15.1, §15.3), personal data requests (§5.5, §26.5), and the operator's
 //! partner route. Each accepted submission is one transaction with its outbox mail.
 
-use crate::db::{self, copyright_pk, data_request_pk, outbox_mail, outbox_puts, partner_pk};
+use crate::db::{self, copyright_pk, data_request_pk, outbox_mail, outbox_puts, partner_sk, PARTNERS_PK};
 use anyhow::Context;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
@@ -253,7 +253,7 @@ pub(crate) async fn add_partner(app: &App, req: &Request) -> ApiResult {
     require_key(req, "x-operator-key", &app.config.operator_key)?;
     let input: PartnerInput = parse_body(req)?;
     let p = input.parse()?;
-    let mut item = to_item(partner_pk(&p.id), META, "partner", &p)?;
+    let mut item = to_item(PARTNERS_PK, partner_sk(&p.id), "partner", &p)?;
     item.insert("last_sent_at".into(), AttributeValue::N("0".into()));
     if !app.store.put_new(item).await? {
         return Err(ApiError::problem(StatusCode::CONFLICT, "partner_exists", "a partner with this id exists"));

