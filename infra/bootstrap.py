@@ -177,6 +177,26 @@ def seed(table: str, file: Path) -> None:
     for p in partners:
         client.put_item(TableName=table, Item=partner_item(p))
     print(f"table {table}: {len(partners)} partners written from {file}")
+    # A table without accounts has nobody to tell that the Terms changed: the current version's
+    # "Terms updated" rollout (§1.4, done by the sweep) is recorded as done. With accounts in it,
+    # the sweep does the rollout.
+    shards = int(os.environ.get("DUE_SHARDS", "4"))
+    has_accounts = any(
+        client.query(TableName=table, IndexName="ByDueTime", KeyConditionExpression="DuePK = :p",
+                     ExpressionAttributeValues={":p": {"S": f"DUE#{n}"}}, Limit=1)["Items"]
+        for n in range(shards))
+    if has_accounts:
+        return
+    version = os.environ.get("TERMS_VERSION", "2021-11-01")
+    try:
+        client.put_item(
+            TableName=table,
+            Item={"PK": {"S": f"TERMS#{version}"}, "SK": {"S": "ROLLOUT"}, "entity": {"S": "terms_rollout"},
+                  "done": {"BOOL": True}, "shard": {"N": "0"}},
+            ConditionExpression="attribute_not_exists(PK)")  # never undo a rollout in progress
+    except ClientError as e:
+        if e.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
 
 
 def add_partner(table: str, args: argparse.Namespace) -> None:

@@ -60,7 +60,7 @@ class Lambdas:
         self.port = _free_port()
         env = dict(os.environ, TABLE_NAME=table, PATH=f"{VENV_BIN}:{os.environ['PATH']}")
         env.update(env_extra or {})
-        self.log = open(ROOT / "tests" / "artifacts" / f"watch-{table}.log", "w")
+        self.log = open(ROOT / "tests" / "artifacts" / f"watch-{table}-{self.port}.log", "w")
         self.proc = subprocess.Popen(
             [CARGO_LAMBDA, "lambda", "watch", "--ignore-changes", "-A", "127.0.0.1", "-P", str(self.port)],
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)

@@ -4,7 +4,7 @@ with chosen event times against DynamoDB Local, with the mail read back from the
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from conftest import SERVICE, Customer, ddb, pay, ses_messages, signup_body, utc
+from conftest import SERVICE, Customer, Lambdas, ddb, pay, ses_messages, signup_body, utc
 
 T0 = utc(2027, 3, 1, 8, 0, 0)
 D = timedelta(days=1)
@@ -196,3 +196,22 @@ def test_a_data_request_reminds_the_administrators_before_its_date_then_is_flagg
     assert len(reminders()) == 3 and "overdue" in reminders()[-1].lower()
     item = ddb().get_item(TableName=fresh.table, Key={"PK": {"S": f"DATAREQ#{r.json()['request_id']}"}, "SK": {"S": "META"}})["Item"]
     assert item["overdue"]["BOOL"] is True and "DueAt" not in item
+
+
+def test_a_new_terms_version_reaches_every_administrator_once(fresh):
+    customers = [Customer(fresh, T0) for _ in range(3)]
+    published = Lambdas(fresh.table, {"TERMS_VERSION": "2027-06-01"})
+    try:
+        first = published.sweep(T0 + D)
+        assert first["terms_notices"] == 3
+        assert published.sweep(T0 + D + timedelta(minutes=5))["terms_notices"] == 0
+        for c in customers:
+            assert c.subjects().count("Our Terms of Service have been updated") == 1
+        old = published.at(T0 + D, "signup", "POST", "/signup", signup_body("late-signer", "late@example.org"))
+        assert old.status == 400 and old.json()["errors"][0]["field"] == "terms_version"
+        new = published.at(T0 + D, "signup", "POST", "/signup",
+                           signup_body("late-signer", "late@example.org", terms_version="2027-06-01"))
+        assert new.status == 201
+        assert published.sweep(T0 + 2 * D)["terms_notices"] == 0, "who accepted the new version is not told"
+    finally:
+        published.stop()

@@ -1,7 +1,7 @@
 //! The sweep (SPEC: Time, Lifecycle, Notices): reads only the due-time index, never the table.
 
 use chrono::{DateTime, Utc};
-use domain::lifecycle::{advance, Effect};
+use domain::lifecycle::{advance, notify_terms_update, Effect};
 use domain::Account;
 use lambda_runtime::{Error, LambdaEvent};
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
@@ -28,6 +28,7 @@ pub(crate) struct Summary {
     pub charges_requested: usize,
     pub mails_retried: usize,
     pub purged_accounts: usize,
+    pub terms_notices: usize,
     pub lost_races: usize,
     pub items_read: usize,
     pub ddb_requests: u64,
@@ -103,7 +104,73 @@ pub(crate) async fn sweep(app: &App, now: DateTime<Utc>, deadline: Instant) -> R
             }
         }
     }
+    if s.complete {
+        s.complete = terms_rollout(app, now, deadline, &mut s).await?;
+    }
     Ok(s)
+}
+
+/// §1.4: when a new Terms version is published, the administrators of every account are told
+/// once. Every live account is in the due-time index, so the rollout pages through it (a Query,
+/// never a Scan), saving its place in `TERMS#<version>/ROLLOUT` so the next run continues.
+async fn terms_rollout(app: &App, now: DateTime<Utc>, deadline: Instant, s: &mut Summary) -> anyhow::Result<bool> {
+    let version = app.config.terms_version.clone();
+    let marker_pk = format!("TERMS#{version}");
+    let marker = app.store.get(&marker_pk, "ROLLOUT").await?.unwrap_or_default();
+    if marker.get("done").and_then(|v| v.as_bool().ok()) == Some(&true) {
+        return Ok(true);
+    }
+    let mut shard = marker.get("shard").and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok()).unwrap_or(0u32);
+    let mut start = marker.get("start").and_then(|v| v.as_m().ok()).cloned();
+    while shard < app.store.shards() {
+        if Instant::now() >= deadline {
+            return Ok(false);
+        }
+        let (items, next) = app.store.index_page(shard, PAGE, start.take()).await?;
+        s.items_read += items.len();
+        for item in items.into_iter().filter(|i| i.get(ENTITY).and_then(|v| v.as_s().ok()).map(String::as_str) == Some("account")) {
+            let id = item.get("id").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            let mut current: Option<Account> = Some(from_item(item)?);
+            // A lost race re-reads the account: the notice must not be skipped.
+            for _ in 0..3 {
+                let Some(mut a) = current.take() else { break };
+                let effects = notify_terms_update(&mut a, &version);
+                if effects.is_empty() {
+                    break;
+                }
+                let v = a.version;
+                let change = Change { account: &mut a, expected_version: Some(v), effects: &effects, history: vec![], extra: vec![], now };
+                match app.store.commit(change, &app.config.policy).await {
+                    Ok(mails) => {
+                        s.terms_notices += 1;
+                        let d = deliver(&app.store, app.mailer.as_ref(), &mails, now).await;
+                        s.notices_sent += d.sent;
+                        s.notices_failed += d.failed;
+                    }
+                    Err(WriteError::Conflict { .. }) => current = app.store.account(&id).await?,
+                    Err(WriteError::Other(e)) => return Err(e),
+                }
+            }
+        }
+        let mut place = std::collections::HashMap::from([("shard".to_string(), platform::items::n(i64::from(shard)))]);
+        match next {
+            Some(k) => {
+                place.insert("start".into(), aws_sdk_dynamodb::types::AttributeValue::M(k.clone()));
+                start = Some(k);
+            }
+            None => {
+                shard += 1;
+                place.insert("shard".into(), platform::items::n(i64::from(shard)));
+            }
+        }
+        let done = shard >= app.store.shards();
+        let mut item = platform::items::key(marker_pk.clone(), "ROLLOUT");
+        item.extend(place);
+        item.insert("done".into(), aws_sdk_dynamodb::types::AttributeValue::Bool(done));
+        item.insert(ENTITY.into(), platform::items::s("terms_rollout"));
+        app.store.put(item).await?;
+    }
+    Ok(true)
 }
 
 async fn account(app: &App, item: Item, now: DateTime<Utc>, s: &mut Summary) -> anyhow::Result<()> {

@@ -97,6 +97,9 @@ pub struct Account {
     #[serde(default)]
     pub charge_requested_for: Option<DateTime<Utc>>,
     pub terms_version: String,
+    /// The latest Terms version this account's administrators were notified of (§1.4).
+    #[serde(default)]
+    pub terms_notified: Option<String>,
     pub created_at: DateTime<Utc>,
     /// §15.3: copyright notices about this account that led to permanent removal.
     #[serde(default)]
@@ -152,6 +155,7 @@ impl Account {
             swept_until: now,
             charge_requested_for: None,
             terms_version,
+            terms_notified: None,
             created_at: now,
             copyright_removals: 0,
             repeat_infringer: false,

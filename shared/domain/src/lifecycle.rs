@@ -343,6 +343,23 @@ pub fn terminate(a: &mut Account, p: &Policy, at: DateTime<Utc>) -> Result<Vec<E
     Ok(vec![t, notice(NoticeKind::Terminated, at, deletion_at(a, p))])
 }
 
+/// The moment a Terms version takes effect: versions are dates (`2021-11-01`).
+pub fn terms_effective_at(version: &str) -> Option<DateTime<Utc>> {
+    chrono::NaiveDate::parse_from_str(version, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc())
+}
+
+/// §1.4: once per published version, the administrators of an account that accepted an older
+/// one are told. The notice is dated by the version, so however often this runs its key is one.
+pub fn notify_terms_update(a: &mut Account, version: &str) -> Vec<Effect> {
+    let Some(at) = terms_effective_at(version) else { return Vec::new() };
+    let open = !matches!(a.state, State::Deleted | State::Terminated);
+    if !open || a.terms_version.as_str() >= version || a.terms_notified.as_deref().is_some_and(|n| n >= version) {
+        return Vec::new();
+    }
+    a.terms_notified = Some(version.to_string());
+    vec![notice(NoticeKind::TermsUpdated, at, None)]
+}
+
 /// §21.2.1: an operator suspends the account for a Terms violation.
 pub fn suspend_for_violation(a: &mut Account, p: &Policy, at: DateTime<Utc>) -> Result<Vec<Effect>, Refusal> {
     refuse_closed(a)?;

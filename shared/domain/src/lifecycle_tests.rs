@@ -284,3 +284,17 @@ fn the_due_time_is_the_next_step_after_the_cursor() {
     a.state = State::Deleted;
     assert_eq!(due_at(&a, &p()), None);
 }
+
+#[test]
+fn a_new_terms_version_is_notified_once_and_not_to_those_who_accepted_it() {
+    let mut a = free_account();
+    assert_eq!(labels(&notify_terms_update(&mut a, "2027-06-01")), ["notice:terms_updated"]);
+    assert!(notify_terms_update(&mut a, "2027-06-01").is_empty(), "once");
+    assert!(notify_terms_update(&mut a, "2021-11-01").is_empty(), "not for an older version");
+    let mut b = free_account();
+    b.terms_version = "2027-06-01".into();
+    assert!(notify_terms_update(&mut b, "2027-06-01").is_empty(), "accepted already");
+    let mut c = free_account();
+    terminate(&mut c, &p(), t0()).unwrap();
+    assert!(notify_terms_update(&mut c, "2027-06-01").is_empty(), "not to a terminated account");
+}

@@ -236,6 +236,25 @@ impl Store {
         Ok((out.items.unwrap_or_default(), next))
     }
 
+    /// One page of a whole shard of the due-time index, due or not: every live account is in it.
+    pub async fn index_page(&self, shard: u32, limit: i32, start: Option<Item>) -> Result<(Vec<Item>, Option<Item>)> {
+        self.count();
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(DUE_INDEX)
+            .key_condition_expression("DuePK = :p")
+            .expression_attribute_values(":p", s(format!("DUE#{shard}")))
+            .limit(limit)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .context("Query ByDueTime shard")?;
+        let next = out.last_evaluated_key.filter(|k| !k.is_empty());
+        Ok((out.items.unwrap_or_default(), next))
+    }
+
     pub async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), WriteError> {
         self.count();
         match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
