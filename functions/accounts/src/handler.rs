@@ -7,7 +7,7 @@ use domain::{Account, FieldErrors, State, Usage};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 use platform::auth::{issue_token, verify_against_dummy, verify_password};
-use platform::http::{bearer_for, empty, event_time, json_response, method_not_allowed, parse_body, require_key, segments, ApiResult};
+use platform::http::{answer, bearer_for, empty, event_time, json_response, method_not_allowed, parse_body, require_key, segments, ApiResult};
 use platform::items::{account_pk, email_pk, from_item, key, n, throttle_pk, HistoryEvent, Item, Login};
 use platform::ops::{update_account, Decision};
 use platform::{ApiError, App};
@@ -16,10 +16,7 @@ use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
 pub(crate) async fn handle(app: &App, req: Request) -> Result<Response<Body>, Error> {
-    let before = app.store.requests();
-    let res = route(app, &req).await.unwrap_or_else(ApiError::into_response);
-    tracing::info!(status = res.status().as_u16(), ddb_requests = app.store.requests() - before, "accounts request");
-    Ok(res)
+    Ok(answer(&app.store, "accounts", route(app, &req)).await)
 }
 
 async fn route(app: &App, req: &Request) -> ApiResult {

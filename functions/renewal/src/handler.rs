@@ -8,7 +8,7 @@ use domain::{FieldError, FieldErrors};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 use platform::auth::verify_webhook;
-use platform::http::{bearer_for, body_bytes, event_time, header, json_response, method_not_allowed, parse_body, query_param, segments, ApiResult};
+use platform::http::{answer, bearer_for, body_bytes, event_time, header, json_response, method_not_allowed, parse_body, query_param, segments, ApiResult};
 use platform::items::{to_item, webhook_pk, HistoryEvent, EXPIRES_AT};
 use platform::ops::{update_account, Decision, UpdateError};
 use platform::store::{put, RETENTION_DAYS};
@@ -17,10 +17,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 pub(crate) async fn handle(app: &App, req: Request) -> Result<Response<Body>, Error> {
-    let before = app.store.requests();
-    let res = route(app, &req).await.unwrap_or_else(ApiError::into_response);
-    tracing::info!(status = res.status().as_u16(), ddb_requests = app.store.requests() - before, "renewal request");
-    Ok(res)
+    Ok(answer(&app.store, "renewal", route(app, &req)).await)
 }
 
 async fn route(app: &App, req: &Request) -> ApiResult {

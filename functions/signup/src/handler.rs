@@ -9,7 +9,7 @@ use domain::Account;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 use platform::auth::hash_password;
-use platform::http::{event_time, header, json_response, method_not_allowed, parse_body, segments, source_ip, ApiResult};
+use platform::http::{answer, event_time, header, json_response, method_not_allowed, parse_body, segments, source_ip, ApiResult};
 use platform::items::{domain_pk, email_pk, to_item, user_sk, account_pk, HistoryEvent, Login, User};
 use platform::outbox::deliver;
 use platform::store::{put, Change, WriteError};
@@ -17,10 +17,7 @@ use platform::{ApiError, App};
 use serde_json::json;
 
 pub(crate) async fn handle(app: &App, req: Request) -> Result<Response<Body>, Error> {
-    let before = app.store.requests();
-    let res = route(app, &req).await.unwrap_or_else(ApiError::into_response);
-    tracing::info!(status = res.status().as_u16(), ddb_requests = app.store.requests() - before, "signup request");
-    Ok(res)
+    Ok(answer(&app.store, "signup", route(app, &req)).await)
 }
 
 async fn route(app: &App, req: &Request) -> ApiResult {

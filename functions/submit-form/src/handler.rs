@@ -4,13 +4,11 @@
 use crate::{implementation, notices};
 use lambda_http::http::Method;
 use lambda_http::{Body, Error, Request, Response};
-use platform::http::{method_not_allowed, segments, ApiResult};
+use platform::http::{answer, method_not_allowed, segments, ApiResult};
 use platform::{ApiError, App};
 
 pub(crate) async fn handle(app: &App, req: Request) -> Result<Response<Body>, Error> {
-    let resp = route(app, &req).await.unwrap_or_else(ApiError::into_response);
-    tracing::info!(method = %req.method(), path = req.uri().path(), status = resp.status().as_u16(), "submit-form");
-    Ok(resp)
+    Ok(answer(&app.store, "submit-form", route(app, &req)).await)
 }
 
 async fn route(app: &App, req: &Request) -> ApiResult {

@@ -92,6 +92,15 @@ impl From<FieldErrors> for ApiError {
 
 pub type ApiResult = Result<Response<Body>, ApiError>;
 
+/// Runs a function's router: errors become problem responses, and each request logs its status
+/// and the DynamoDB requests it made (what the bench reads).
+pub async fn answer(store: &crate::Store, function: &str, route: impl std::future::Future<Output = ApiResult>) -> Response<Body> {
+    let before = store.requests();
+    let res = route.await.unwrap_or_else(ApiError::into_response);
+    tracing::info!(function, status = res.status().as_u16(), ddb_requests = store.requests() - before, "request");
+    res
+}
+
 pub fn json_response<T: Serialize>(status: StatusCode, v: &T) -> ApiResult {
     let body = serde_json::to_string(v).map_err(anyhow::Error::from)?;
     Ok(Response::builder()
