@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from conftest import Customer, pay, signed, utc
+from conftest import Customer, ddb, pay, signed, utc
 
 T0 = utc(2027, 1, 31, 12, 0, 0)
 D = timedelta(days=1)
@@ -102,6 +102,9 @@ def test_turning_auto_renewal_off_stops_the_charge_request_and_on_brings_it_back
     assert r.json()["auto_renew"] is True
     fresh.sweep(end - 2 * D)
     assert [e["kind"] for e in c.history(end - 2 * D)].count("renewal_charge") == 1
+    charge = ddb().get_item(TableName=fresh.table, Key={"PK": {"S": f"CHARGE#{c.id}#{int(end.timestamp())}"},
+                                                      "SK": {"S": "CHARGE"}})["Item"]
+    assert (charge["status"]["S"], charge["plan"]["S"], charge["amount"]["N"]) == ("requested", "standard", "9900")
     missing = fresh.at(end - 2 * D, "renewal", "PUT", f"/accounts/{c.id}/auto-renew", {}, headers=c.auth(end - 2 * D))
     assert missing.status == 400 and missing.json()["errors"][0]["field"] == "enabled"
 

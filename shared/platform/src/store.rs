@@ -365,6 +365,17 @@ impl Store {
             items.push(put(&self.table, to_item(account_pk(&a.id), sk, "event", &h)?, None)?);
         }
         for e in c.effects {
+            if let Effect::ChargeRequest { at, plan, months, term_start } = e {
+                // §7.7: the request the payment processor takes; it answers through the webhook.
+                let price = domain::Catalog::builtin().get(plan).and_then(|p| domain::billing::price(p, *months));
+                let charge = serde_json::json!({
+                    "account_id": a.id, "plan": plan, "months": months, "term_start": term_start,
+                    "amount": price.as_ref().map(|m| m.amount), "currency": price.map(|m| m.currency),
+                    "status": "requested", "requested_at": at,
+                });
+                let pk = format!("CHARGE#{}#{}", a.id, term_start.timestamp());
+                items.push(put(&self.table, to_item(pk, "CHARGE", "charge_request", &charge)?, Some("attribute_not_exists(PK)"))?);
+            }
             if let Effect::Notice(notice) = e {
                 let mail = render(notice, a, policy);
                 let m = OutboxMail {
