@@ -6,6 +6,7 @@
 #   make test        infra/run-tests.sh: stack up, cargo test, cfn-lint, pytest, stack down
 #   make lint        cfn-lint template.yaml
 #   make package     release zips for AWS (arm64): target/lambda/<fn>/bootstrap.zip
+#   make fuzz        property-based fuzzing of the domain parsers (bounded, PROPTEST_CASES)
 #   make stack-up | stack-down | clean-stack | bench
 
 SHELL := /bin/bash
@@ -29,7 +30,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help tools venv node java stack-up stack-down stack-status clean-stack bootstrap \
-        dev test lint package bench
+        dev test lint package bench fuzz
 
 help:
 	@sed -n 's/^#   //p' $(MAKEFILE_LIST)
@@ -108,6 +109,10 @@ lint: venv
 package: venv
 	cargo lambda build --release --arm64 --output-format zip
 	@ls -l target/lambda/*/bootstrap.zip
+
+# Property-based fuzzing of the domain parsers, far more cases than `make test` runs; bounded.
+fuzz:
+	PROPTEST_CASES=$${PROPTEST_CASES:-100000} timeout $${FUZZ_SECONDS:-600} cargo test --release -p domain --test parsers_fuzz
 
 bench: tools
 	@if [ -f bench/run.py ]; then $(PY) bench/run.py; else echo "bench/run.py does not exist yet"; fi
