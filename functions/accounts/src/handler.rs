@@ -274,3 +274,75 @@ async fn suspension(app: &App, req: &Request, id: &str) -> ApiResult {
     .await?;
     json_response(StatusCode::OK, &json!({ "account_id": a.id, "state": a.state, "state_reason": a.state_reason }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::countries::ContractingParty;
+    use platform::auth::hash_password;
+    use platform::items::{email_pk, to_item};
+    use platform::store::{put, Change};
+    use platform::testkit::{app, event};
+
+    const SIGN_IN: &str = include_str!("../tests/events/sign-in.json");
+    const USAGE: &str = include_str!("../tests/events/usage.json");
+    const ACCOUNT: &str = include_str!("../tests/events/account.json");
+
+    async fn call(app: &App, fixture: &str, vars: &[(&str, &str)]) -> (u16, Value) {
+        let res = handle(app, event(fixture, vars)).await.expect("handled");
+        let body = match res.body() {
+            Body::Text(t) => serde_json::from_str(t).unwrap_or_default(),
+            _ => Value::Null,
+        };
+        (res.status().as_u16(), body)
+    }
+
+    /// An account as signup leaves it: the account, its e-mail credential, created at the fixtures' time.
+    async fn seeded(app: &App) -> (String, String, String) {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let (domain, email) = (format!("h{}", &id[..10]), format!("{}@handler.example", &id[..8]));
+        let at = domain::time::from_epoch(1_798_761_600).unwrap();
+        let mut a = Account::new_free(id.clone(), domain.clone(), "Acme".into(), "US".into(), None,
+            ContractingParty { name: "Bitrix, Inc.".into(), notices_email: "privacy@bitrix24.com".into() },
+            email.clone(), "2021-11-01".into(), at);
+        let login = Login { email: email.clone(), account_id: id.clone(), domain: domain.clone(), password_hash: hash_password("correct horse battery").unwrap() };
+        let extra = vec![put(app.store.table(), to_item(email_pk(&email), "EMAIL", "login", &login).unwrap(), None).unwrap()];
+        app.store.commit(Change { account: &mut a, expected_version: None, effects: &[], history: vec![], extra, now: at }, &app.config.policy).await.unwrap();
+        (id, domain, email)
+    }
+
+    #[tokio::test]
+    async fn a_sign_in_event_gives_a_token_that_reads_only_its_own_account() {
+        let app = app().await;
+        let (id, domain, email) = seeded(&app).await;
+        let (status, body) = call(&app, SIGN_IN, &[("domain", &domain), ("email", &email), ("password", "correct horse battery")]).await;
+        assert_eq!(status, 200, "{body}");
+        let token = body["token"].as_str().unwrap().to_string();
+        let (status, view) = call(&app, ACCOUNT, &[("id", &id), ("token", &token)]).await;
+        assert_eq!(status, 200, "{view}");
+        assert_eq!(view["forecast"][1]["event"], "archived");
+        assert_eq!(view["forecast"][1]["at"], "2027-01-31T00:00:00Z");
+        let (other, _, _) = seeded(&app).await;
+        assert_eq!(call(&app, ACCOUNT, &[("id", &other), ("token", &token)]).await.0, 403);
+    }
+
+    #[tokio::test]
+    async fn a_wrong_password_and_an_unknown_email_get_the_same_401() {
+        let app = app().await;
+        let (_, domain, email) = seeded(&app).await;
+        let wrong = call(&app, SIGN_IN, &[("domain", &domain), ("email", &email), ("password", "not the password")]).await;
+        let unknown = call(&app, SIGN_IN, &[("domain", &domain), ("email", "nobody@handler.example"), ("password", "not the password")]).await;
+        assert_eq!(wrong.0, 401);
+        assert_eq!(wrong, unknown);
+    }
+
+    #[tokio::test]
+    async fn usage_needs_the_service_key() {
+        let app = app().await;
+        let (id, _, _) = seeded(&app).await;
+        assert_eq!(call(&app, USAGE, &[("id", &id), ("key", "wrong")]).await.0, 401);
+        let key = app.config.service_key.clone();
+        let (status, body) = call(&app, USAGE, &[("id", &id), ("key", &key)]).await;
+        assert_eq!((status, body["usage"]["users"].as_u64()), (200, Some(3)));
+    }
+}

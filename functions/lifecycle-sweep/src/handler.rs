@@ -62,6 +62,9 @@ pub(crate) async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Value
 /// sends the timeout itself (600000), so a value too small to be an epoch is taken as a budget.
 fn remaining(deadline_ms: u64) -> Duration {
     const EPOCH_2001_MS: u64 = 1_000_000_000_000;
+    if deadline_ms == 0 {
+        return Duration::from_secs(900); // no deadline given: Lambda's longest timeout
+    }
     if deadline_ms < EPOCH_2001_MS {
         return Duration::from_millis(deadline_ms);
     }
@@ -300,8 +303,18 @@ mod tests {
     #[test]
     fn a_deadline_is_an_epoch_on_aws_and_a_budget_under_cargo_lambda() {
         assert_eq!(remaining(600_000), Duration::from_secs(600));
+        assert_eq!(remaining(0), Duration::from_secs(900));
         let in_a_minute = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64 + 60_000;
         assert!(remaining(in_a_minute) > Duration::from_secs(55));
         assert_eq!(remaining(1_000_000_000_000), Duration::ZERO);
+    }
+
+    #[tokio::test]
+    async fn a_scheduled_event_on_an_empty_table_sweeps_every_shard_and_finds_nothing_due() {
+        let app = platform::testkit::app().await;
+        let payload: Value = serde_json::from_str(include_str!("../../../infra/events/schedule.json")).unwrap();
+        let out = handle(&app, LambdaEvent::new(payload, lambda_runtime::Context::default())).await.unwrap();
+        assert_eq!((out["due"].as_u64(), out["complete"].as_bool()), (Some(0), Some(true)));
+        assert_eq!(out["ddb_requests"].as_u64(), Some(u64::from(app.store.shards()) + 1), "one query per shard and the Terms marker");
     }
 }

@@ -215,3 +215,42 @@ async fn webhook(app: &App, req: &Request) -> ApiResult {
         Err(e) => Err(e.into()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use platform::testkit::{app, event};
+
+    const PLANS: &str = include_str!("../tests/events/plans.json");
+    const WEBHOOK: &str = include_str!("../tests/events/webhook.json");
+
+    async fn call(app: &App, fixture: &str, vars: &[(&str, &str)]) -> (u16, serde_json::Value) {
+        let res = handle(app, event(fixture, vars)).await.expect("handled");
+        let body = match res.body() {
+            Body::Text(t) => serde_json::from_str(t).unwrap_or_default(),
+            _ => serde_json::Value::Null,
+        };
+        (res.status().as_u16(), body)
+    }
+
+    #[tokio::test]
+    async fn the_plans_event_lists_the_catalog() {
+        let app = app().await;
+        let (status, body) = call(&app, PLANS, &[]).await;
+        assert_eq!(status, 200);
+        assert_eq!(body["plans"].as_array().map(Vec::len), Some(5));
+    }
+
+    #[tokio::test]
+    async fn a_webhook_signed_with_another_secret_or_too_old_is_refused() {
+        let app = app().await;
+        let body = r#"{"id":"evt_1","type":"payment.succeeded","account_id":"a1","plan":"basic","months":1,"amount":4900,"tax":0,"currency":"USD"}"#;
+        let forged = platform::auth::sign_webhook("not-the-secret", 1_798_761_600, body.as_bytes());
+        assert_eq!(call(&app, WEBHOOK, &[("signature", &forged)]).await.0, 400);
+        let stale = platform::auth::sign_webhook(&app.config.webhook_secret, 1_798_761_600 - 301, body.as_bytes());
+        assert_eq!(call(&app, WEBHOOK, &[("signature", &stale)]).await.0, 400);
+        let good = platform::auth::sign_webhook(&app.config.webhook_secret, 1_798_761_600, body.as_bytes());
+        let (status, answer) = call(&app, WEBHOOK, &[("signature", &good)]).await;
+        assert_eq!((status, answer["errors"][0]["field"].as_str()), (400, Some("account_id")), "signed, but no such account");
+    }
+}

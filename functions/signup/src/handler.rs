@@ -126,3 +126,57 @@ async fn availability(app: &App, label: &str) -> ApiResult {
     let taken = app.store.get(&domain_pk(label.as_str()), "DOMAIN").await?.is_some();
     json_response(StatusCode::OK, &json!({ "domain": label.as_str(), "available": !taken }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use platform::testkit::{app, event};
+
+    const SIGNUP: &str = include_str!("../tests/events/signup.json");
+    const AVAILABILITY: &str = include_str!("../tests/events/domain-availability-seconds.json");
+
+    fn unique(prefix: &str) -> String {
+        format!("{prefix}{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
+    }
+
+    async fn call(app: &App, fixture: &str, vars: &[(&str, &str)]) -> (u16, serde_json::Value) {
+        let res = handle(app, event(fixture, vars)).await.expect("handled");
+        let body = match res.body() {
+            Body::Text(t) => serde_json::from_str(t).unwrap_or_default(),
+            _ => serde_json::Value::Null,
+        };
+        (res.status().as_u16(), body)
+    }
+
+    #[tokio::test]
+    async fn a_signup_event_creates_a_free_account_and_the_same_label_again_is_taken() {
+        let app = app().await;
+        let (domain, email) = (unique("fx"), format!("{}@fixture.example", unique("a")));
+        let (status, body) = call(&app, SIGNUP, &[("domain", &domain), ("email", &email), ("country", "FR")]).await;
+        assert_eq!(status, 201, "{body}");
+        assert_eq!((body["plan"].as_str(), body["state"].as_str()), (Some("free"), Some("active")));
+        assert_eq!(body["contracting_party"]["name"], "Bitrix24 Ltd.");
+        let other = format!("{}@fixture.example", unique("b"));
+        let (status, body) = call(&app, SIGNUP, &[("domain", &domain), ("email", &other), ("country", "FR")]).await;
+        assert_eq!((status, body["code"].as_str()), (409, Some("domain_taken")));
+    }
+
+    #[tokio::test]
+    async fn an_embargoed_country_is_451_and_an_uncovered_one_422() {
+        let app = app().await;
+        let email = format!("{}@fixture.example", unique("c"));
+        let (status, body) = call(&app, SIGNUP, &[("domain", &unique("fx")), ("email", &email), ("country", "SY")]).await;
+        assert_eq!((status, body["code"].as_str()), (451, Some("embargoed")));
+        let (status, body) = call(&app, SIGNUP, &[("domain", &unique("fx")), ("email", &email), ("country", "BY")]).await;
+        assert_eq!((status, body["code"].as_str()), (422, Some("country_not_served")));
+    }
+
+    #[tokio::test]
+    async fn availability_answers_with_an_event_time_in_seconds_and_names_a_bad_label() {
+        let app = app().await;
+        let (status, body) = call(&app, AVAILABILITY, &[("domain", "free-label")]).await;
+        assert_eq!((status, body["available"].as_bool()), (200, Some(true)));
+        let (status, body) = call(&app, AVAILABILITY, &[("domain", "ww")]).await;
+        assert_eq!((status, body["errors"][0]["field"].as_str()), (400, Some("label")));
+    }
+}

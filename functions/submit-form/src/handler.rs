@@ -48,3 +48,20 @@ async fn route(app: &App, req: &Request) -> ApiResult {
         _ => Err(ApiError::not_found()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use platform::testkit::{app, event};
+
+    #[tokio::test]
+    async fn the_form_page_event_answers_the_html_form() {
+        let app = app().await;
+        let res = handle(&app, event(include_str!("../tests/events/form-page.json"), &[])).await.expect("handled");
+        assert_eq!(res.status().as_u16(), 200);
+        let Body::Text(page) = res.body() else { panic!("a text body") };
+        for label in ["First Name", "Your Email", "Implementation Request", "I accept", "I don&#39;t accept"] {
+            assert!(page.contains(label), "{label}");
+        }
+    }
+}

@@ -10,6 +10,7 @@ pub mod ops;
 pub mod outbox;
 pub mod store;
 pub mod telemetry;
+pub mod testkit;
 
 pub use app::App;
 pub use config::Config;
