@@ -309,6 +309,51 @@ mod tests {
         assert_eq!(remaining(1_000_000_000_000), Duration::ZERO);
     }
 
+    use chrono::TimeZone;
+    use domain::countries::ContractingParty;
+
+    /// Free accounts created at `at`; they fall due 23 days later (the inactivity warning).
+    async fn accounts(app: &App, n: usize, at: DateTime<Utc>) {
+        for _ in 0..n {
+            let id = uuid::Uuid::new_v4().simple().to_string();
+            let mut a = Account::new_free(id.clone(), format!("s{}", &id[..12]), "Acme".into(), "US".into(), None,
+                ContractingParty { name: "Bitrix, Inc.".into(), notices_email: "privacy@bitrix24.com".into() },
+                format!("{}@sweep.example", &id[..12]), "2021-11-01".into(), at);
+            let change = Change { account: &mut a, expected_version: None, effects: &[], history: vec![], extra: vec![], now: at };
+            app.store.commit(change, &app.config.policy).await.unwrap();
+        }
+    }
+
+    fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).unwrap()
+    }
+
+    #[tokio::test]
+    async fn ten_times_more_idle_accounts_cost_the_same_requests_and_items_read() {
+        let mut cost = Vec::new();
+        for idle in [20, 200] {
+            let app = platform::testkit::app().await;
+            accounts(&app, 5, at(2027, 1, 1)).await; // due on 2027-01-24
+            accounts(&app, idle, at(2027, 6, 1)).await; // due in late June
+            let before = app.store.requests();
+            let s = sweep(&app, at(2027, 1, 25), Instant::now() + Duration::from_secs(60)).await.unwrap();
+            assert_eq!(s.due, 5);
+            cost.push((app.store.requests() - before, s.items_read));
+        }
+        assert_eq!(cost[0], cost[1], "(requests, items read) with 20 and with 200 idle accounts");
+        assert_eq!(cost[0].1, 5, "only the due accounts are read");
+    }
+
+    #[tokio::test]
+    async fn a_sweep_out_of_time_takes_no_new_work_and_the_next_run_does_it() {
+        let app = platform::testkit::app().await;
+        accounts(&app, 3, at(2027, 1, 1)).await;
+        let late = sweep(&app, at(2027, 1, 25), Instant::now()).await.unwrap();
+        assert_eq!((late.due, late.complete), (0, false));
+        let next = sweep(&app, at(2027, 1, 25), Instant::now() + Duration::from_secs(60)).await.unwrap();
+        assert_eq!((next.due, next.complete, next.notices_sent), (3, true, 3));
+    }
+
     #[tokio::test]
     async fn a_scheduled_event_on_an_empty_table_sweeps_every_shard_and_finds_nothing_due() {
         let app = platform::testkit::app().await;
