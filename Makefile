@@ -29,7 +29,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # Run as root on CI machines; elsewhere use sudo for apt-get.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help tools venv node java stack-up stack-down stack-status clean-stack bootstrap \
+.PHONY: help tools browser venv node java stack-up stack-down stack-status clean-stack bootstrap \
         dev test lint package bench fuzz
 
 help:
@@ -37,6 +37,13 @@ help:
 
 # ------------------------------------------------------------------ tools
 tools: venv node java
+
+# Debian's Chromium for the browser check of the form (Playwright drives it; it downloads nothing).
+browser:
+	@if ! command -v chromium > /dev/null; then \
+	  echo "installing Debian's chromium for the browser test"; \
+	  $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q --no-install-recommends chromium; \
+	fi
 
 venv:
 	@want=$$(sha256sum $(REQS) | cut -d' ' -f1); \
@@ -98,7 +105,7 @@ dev: tools
 	cargo lambda watch --invoke-address 127.0.0.1 --invoke-port $(LAMBDA_PORT)
 
 # ------------------------------------------------------------------ checks
-test: tools
+test: tools browser
 	infra/run-tests.sh
 
 lint: venv
