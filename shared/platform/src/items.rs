@@ -122,8 +122,12 @@ pub struct OutboxMail {
     pub key: String,
     #[serde(default)]
     pub account_id: Option<String>,
+    /// Recipients and text are removed once the mail is sent.
+    #[serde(default)]
     pub to: Vec<String>,
+    #[serde(default)]
     pub subject: String,
+    #[serde(default)]
     pub text: String,
     pub status: String,
     /// Until this epoch second the mail belongs to whoever last claimed it.

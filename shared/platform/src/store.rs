@@ -437,9 +437,13 @@ impl Store {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key_of_outbox(&m.key)))
-            .update_expression("SET #st = :sent, message_id = :mid, sent_at = :now, expires_at = :exp REMOVE DuePK, DueAt")
+            // Once sent, only the key and status are needed to never send it again: the
+            // recipients and text (personal data) go now, not when TTL removes the item.
+            .update_expression("SET #st = :sent, message_id = :mid, sent_at = :now, expires_at = :exp REMOVE DuePK, DueAt, #to, #text, subject")
             .condition_expression("lease_until = :lease")
             .expression_attribute_names("#st", "status")
+            .expression_attribute_names("#to", "to")
+            .expression_attribute_names("#text", "text")
             .expression_attribute_values(":sent", s(SENT))
             .expression_attribute_values(":mid", s(message_id))
             .expression_attribute_values(":now", s(now.to_rfc3339()))

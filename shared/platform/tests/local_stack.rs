@@ -170,5 +170,6 @@ async fn a_notice_that_ses_refused_stays_in_the_outbox_and_is_sent_once_after_it
     assert!(store.claim_mail(&mails[0].key, later + chrono::Duration::days(1)).await.unwrap().is_none(), "sent mail is never claimed again");
     let stored: OutboxMail = from_item(store.get(&items::outbox_pk(&mails[0].key), "OUTBOX").await.unwrap().unwrap()).unwrap();
     assert_eq!(stored.status, "sent");
+    assert!(stored.to.is_empty() && stored.text.is_empty(), "a sent mail keeps no personal data");
     assert_eq!(sent_mail().iter().filter(|m| m["destinations"]["ToAddresses"][0] == admin.as_str()).count(), 1);
 }
