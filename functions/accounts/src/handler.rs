@@ -242,7 +242,7 @@ async fn termination(app: &App, req: &Request, id: &str) -> ApiResult {
     let now = event_time(req)?;
     bearer_for(req, &app.config.token_secret, now, id)?;
     let b: TerminationBody = parse_body(req)?;
-    let confirm = required_text("confirm_domain", b.confirm_domain.as_deref(), 63).map_err(|e| ApiError::Invalid(e.into()))?;
+    let confirm = required_text("confirm_domain", b.confirm_domain.as_deref(), 63)?;
     let p = app.config.policy.clone();
     let (a, ()) = update_account(app, id, now, |a| {
         if a.domain != confirm {

@@ -39,9 +39,9 @@ fn plans(app: &App) -> ApiResult {
     json_response(StatusCode::OK, &json!({ "plans": app.catalog.plans }))
 }
 
-fn plan_of<'a>(app: &'a App, field: &str, id: Option<&str>) -> Result<&'a domain::Plan, ApiError> {
-    let id = required_text(field, id, 40).map_err(|e| ApiError::Invalid(e.into()))?;
-    app.catalog.get(&id).ok_or_else(|| ApiError::field(field, "is not a plan of the catalog"))
+fn plan_of<'a>(app: &'a App, field: &str, id: Option<&str>) -> Result<&'a domain::Plan, FieldError> {
+    let id = required_text(field, id, 40)?;
+    app.catalog.get(&id).ok_or_else(|| FieldError::new(field, "is not a plan of the catalog"))
 }
 
 fn ineligible(e: Ineligible) -> ApiError {
@@ -78,7 +78,7 @@ async fn checkout(app: &App, req: &Request, id: &str) -> ApiResult {
     bearer_for(req, &app.config.token_secret, now, id)?;
     let b: CheckoutBody = parse_body(req)?;
     let mut errs = FieldErrors::default();
-    let plan = errs.take(plan_of(app, "plan", b.plan.as_deref()).map_err(|_| FieldError::new("plan", if b.plan.is_none() { domain::field::REQUIRED } else { "is not a plan of the catalog" })));
+    let plan = errs.take(plan_of(app, "plan", b.plan.as_deref()));
     if b.months.is_none() {
         errs.push(FieldError::required("months"));
     }
@@ -177,7 +177,7 @@ async fn webhook(app: &App, req: &Request) -> ApiResult {
         }
     }
     let succeeded = kind.as_deref() == Some("payment.succeeded");
-    let plan = if succeeded { errs.take(plan_of(app, "plan", ev.plan.as_deref()).map_err(|e| match e { ApiError::Invalid(mut f) => f.0.remove(0), _ => FieldError::new("plan", "invalid") })) } else { None };
+    let plan = if succeeded { errs.take(plan_of(app, "plan", ev.plan.as_deref())) } else { None };
     if succeeded && ev.months.is_none() {
         errs.push(FieldError::required("months"));
     }

@@ -122,7 +122,7 @@ async fn signup(app: &App, req: &Request) -> ApiResult {
 }
 
 async fn availability(app: &App, label: &str) -> ApiResult {
-    let label = DomainLabel::parse("label", Some(label)).map_err(|e| ApiError::Invalid(e.into()))?;
+    let label = DomainLabel::parse("label", Some(label))?;
     let taken = app.store.get(&domain_pk(label.as_str()), "DOMAIN").await?.is_some();
     json_response(StatusCode::OK, &json!({ "domain": label.as_str(), "available": !taken }))
 }
