@@ -53,6 +53,11 @@ fn ineligible(e: Ineligible) -> ApiError {
             json!({ "chart": chart }),
         ),
         Ineligible::Months => ApiError::field("months", format!("must be 1 to {MAX_MONTHS}")),
+        Ineligible::Country => ApiError::problem(
+            StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS,
+            "country_not_allowed",
+            "the service can no longer be sold to this account's country or region (§13.3, §28)",
+        ),
         Ineligible::FreePlan => ApiError::field("plan", "the Free plan is not bought; choose it as the next plan"),
         other => ApiError::problem(StatusCode::CONFLICT, "not_eligible", other.to_string()),
     }

@@ -40,6 +40,9 @@ pub enum Ineligible {
     Incompatible(Chart),
     #[error("months must be 1 to {MAX_MONTHS}")]
     Months,
+    /// §13.3, §28: the account's country is no longer one these Terms may serve.
+    #[error("the service can no longer be sold to the account's country or region")]
+    Country,
 }
 
 /// When a payment made at `at` would start its term (§7.3 no gap, no overlap; §21.3 from payment).
@@ -58,6 +61,9 @@ pub fn check_purchase(a: &Account, plan: &Plan, months: u32, catalog: &Catalog) 
             return Err(Ineligible::Violation)
         }
         _ => {}
+    }
+    if !matches!(crate::countries::rule_for(&a.country, a.region.as_deref()), crate::countries::CountryRule::Party(_)) {
+        return Err(Ineligible::Country);
     }
     if plan.is_free() {
         return Err(Ineligible::FreePlan);
@@ -137,6 +143,17 @@ mod tests {
     #[test]
     fn a_term_from_a_leap_day_ends_a_year_later_on_february_28() {
         assert_eq!(term_end(t(2028, 2, 29), 12), Some(t(2029, 2, 28)));
+    }
+
+    #[test]
+    fn a_purchase_is_refused_once_the_country_is_no_longer_served() {
+        let c = Catalog::builtin();
+        let party = crate::countries::ContractingParty { name: "Bitrix, Inc.".into(), notices_email: "privacy@bitrix24.com".into() };
+        let mut a = Account::new_free("a".into(), "acme".into(), "Acme".into(), "US".into(), None, party, "a@b.co".into(), "2021-11-01".into(), t(2027, 1, 1));
+        assert_eq!(check_purchase(&a, c.get("basic").unwrap(), 1, c), Ok(()));
+        a.country = "UA".into();
+        a.region = Some("UA-43".into());
+        assert_eq!(check_purchase(&a, c.get("basic").unwrap(), 1, c), Err(Ineligible::Country));
     }
 
     #[test]
