@@ -88,6 +88,7 @@ bootstrap:
 dev: tools
 	@cleanup() { trap - EXIT INT TERM; echo; echo "stopping the local stack"; $(PY) infra/stack.py down || true; }; \
 	trap cleanup EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
+	export STACK_SESSION=$(CURDIR)/.stack/dev-$$$$.session; mkdir -p .stack; \
 	$(PY) infra/stack.py up; \
 	$(MAKE) --no-print-directory bootstrap; \
 	cargo build --workspace; \

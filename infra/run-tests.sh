@@ -16,19 +16,13 @@ while IFS= read -r line || [[ -n "$line" ]]; do
   [[ -n "${!key+x}" ]] || export "$key=$value"
 done < infra/local.env
 
-# Tear down only a stack this run started: if `up` had already been recorded (make dev in
-# another terminal, say), leave it running.
-already_up=false
-for pid_file in "${STACK_STATE_DIR:-.stack}"/*.pid; do
-  [[ -f "$pid_file" ]] && kill -0 "$(cat "$pid_file")" 2> /dev/null && already_up=true
-done
+# Tear down only what this run started (`STACK_SESSION`, see infra/stack.py): a stack that
+# `make dev` or another run started is left running.
+export STACK_SESSION="${STACK_STATE_DIR:-$ROOT/.stack}/test-$$.session"
+mkdir -p "$(dirname "$STACK_SESSION")"
 teardown() {
   local rc=$?
-  if [[ "$already_up" == false ]]; then
-    "$PY" infra/stack.py down || rc=1
-  else
-    echo "stack was already up before the tests: left running"
-  fi
+  "$PY" infra/stack.py down || rc=1
   exit "$rc"
 }
 trap teardown EXIT

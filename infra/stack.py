@@ -228,6 +228,7 @@ def up() -> int:
             proc = subprocess.Popen(cmd, cwd=STATE_DIR, stdin=subprocess.DEVNULL, stdout=log,
                                     stderr=subprocess.STDOUT, start_new_session=True)
         svc.pid_file.write_text(f"{proc.pid}\n")
+        claim_for_session(svc)
         print(f"{svc.name}: started pid {proc.pid} on {HOST}:{port} (log {svc.log_file})")
         started.append((svc, proc))
 
@@ -283,12 +284,32 @@ def stop(svc: Service) -> None:
     print(f"{svc.name}: stopped pid {pid}")
 
 
+def session_file() -> Path | None:
+    """`STACK_SESSION` names a file listing what this session's `up` started; `down` with the
+    same file stops only those, so quitting `make dev` never stops a stack `make test` is using."""
+    name = os.environ.get("STACK_SESSION")
+    return Path(name) if name else None
+
+
+def claim_for_session(svc: Service) -> None:
+    if (f := session_file()) is not None:
+        with open(f, "a", encoding="utf-8") as out:
+            out.write(svc.name + "\n")
+
+
 def down() -> int:
+    f = session_file()
+    mine = set(f.read_text(encoding="utf-8").split()) if f is not None and f.exists() else None
     for svc in SERVICES:
+        if f is not None and svc.name not in (mine or set()):
+            print(f"{svc.name}: not started by this session; left running")
+            continue
         stop(svc)
         if not svc.pid_file.exists() and svc.answers(svc.port):
             print(f"{svc.name}: something we did not start still answers on {svc.port}; left alone")
-    return 0 if not any(svc.pid_file.exists() for svc in SERVICES) else 1
+    if f is not None:
+        f.unlink(missing_ok=True)
+    return 0 if not any(svc.pid_file.exists() for svc in SERVICES if mine is None or svc.name in mine) else 1
 
 
 def status() -> int:
