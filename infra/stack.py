@@ -309,7 +309,8 @@ def down() -> int:
             print(f"{svc.name}: something we did not start still answers on {svc.port}; left alone")
     if f is not None:
         f.unlink(missing_ok=True)
-    return 0 if not any(svc.pid_file.exists() for svc in SERVICES if mine is None or svc.name in mine) else 1
+    owned = [svc for svc in SERVICES if f is None or svc.name in (mine or set())]
+    return 0 if not any(svc.pid_file.exists() for svc in owned) else 1
 
 
 def status() -> int:
