@@ -122,5 +122,7 @@ package: venv
 fuzz:
 	PROPTEST_CASES=$${PROPTEST_CASES:-100000} timeout $${FUZZ_SECONDS:-600} cargo test --release -p domain --test parsers_fuzz
 
+# Release builds measured on the local stack; the table goes to stdout and bench/latest.md
+# (see bench/README.md). BENCH_ARM64=1 packages for arm64 (measurements then use a host build).
 bench: tools
-	@if [ -f bench/run.py ]; then $(PY) bench/run.py; else echo "bench/run.py does not exist yet"; fi
+	@$(PY) bench/run.py
