@@ -55,9 +55,14 @@ def _cfn_tag(loader: yaml.Loader, suffix: str, node: yaml.Node) -> Any:
 _CfnLoader.add_multi_constructor("!", _cfn_tag)
 
 
-def table_properties(template: Path = TEMPLATE) -> dict[str, Any]:
+def load_template(template: Path = TEMPLATE) -> dict[str, Any]:
+    """template.yaml as data, its CloudFormation tags kept as `Ref` / `Fn::*` maps."""
     with open(template, encoding="utf-8") as f:
-        doc = yaml.load(f, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+        return yaml.load(f, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+
+
+def table_properties(template: Path = TEMPLATE) -> dict[str, Any]:
+    doc = load_template(template)
     tables = [r for r in doc.get("Resources", {}).values()
               if r.get("Type") == "AWS::DynamoDB::Table"]
     if len(tables) != 1:

@@ -31,7 +31,7 @@ async fn route(app: &App, req: &Request) -> ApiResult {
         ("POST", ["accounts", id, "termination"]) => termination(app, req, id).await,
         ("POST", ["accounts", id, "suspension"]) => suspension(app, req, id).await,
         (_, ["sign-in"] | ["accounts", _] | ["accounts", _, _]) => Err(method_not_allowed()),
-        _ => Err(ApiError::not_found()),
+        _ => Err(ApiError::no_route()),
     }
 }
 

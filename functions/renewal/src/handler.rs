@@ -31,7 +31,7 @@ async fn route(app: &App, req: &Request) -> ApiResult {
         ("PUT", ["accounts", id, "next-plan"]) => next_plan(app, req, id).await,
         ("POST", ["billing", "webhook"]) => webhook(app, req).await,
         (_, ["plans"] | ["accounts", _, _] | ["billing", "webhook"]) => Err(method_not_allowed()),
-        _ => Err(ApiError::not_found()),
+        _ => Err(ApiError::no_route()),
     }
 }
 

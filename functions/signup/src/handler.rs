@@ -27,7 +27,7 @@ async fn route(app: &App, req: &Request) -> ApiResult {
         ("POST", ["signup"]) => signup(app, req).await,
         ("GET", ["signup", "domains", label]) => availability(app, label).await,
         (_, ["signup"] | ["signup", "domains", _]) => Err(method_not_allowed()),
-        _ => Err(ApiError::not_found()),
+        _ => Err(ApiError::no_route()),
     }
 }
 

@@ -45,7 +45,7 @@ async fn route(app: &App, req: &Request) -> ApiResult {
             Method::POST => notices::add_partner(app, req).await,
             _ => Err(method_not_allowed()),
         },
-        _ => Err(ApiError::not_found()),
+        _ => Err(ApiError::no_route()),
     }
 }
 

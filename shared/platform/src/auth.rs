@@ -88,7 +88,8 @@ pub fn verify_webhook(secret: &str, header: Option<&str>, body: &[u8], now: Date
     if sigs.is_empty() {
         return Err(SignatureError::Malformed);
     }
-    if (now.timestamp() - t).abs() > WEBHOOK_TOLERANCE_SECONDS {
+    // abs_diff: a hostile `t` (i64::MIN) must not overflow.
+    if now.timestamp().abs_diff(t) > WEBHOOK_TOLERANCE_SECONDS.unsigned_abs() {
         return Err(SignatureError::Stale);
     }
     for sig in sigs {
@@ -148,6 +149,7 @@ mod tests {
         assert_eq!(verify_webhook("whsec", Some(&h), br#"{"id":"evt_2"}"#, now()), Err(SignatureError::Mismatch));
         assert_eq!(verify_webhook("whsec", None, body, now()), Err(SignatureError::Malformed));
         assert_eq!(verify_webhook("whsec", Some("t=1"), body, now()), Err(SignatureError::Malformed));
+        assert_eq!(verify_webhook("whsec", Some("t=-9223372036854775808,v1=00"), body, now()), Err(SignatureError::Stale));
     }
 
     #[test]

@@ -41,6 +41,10 @@ impl ApiError {
     pub fn not_found() -> ApiError {
         ApiError::problem(StatusCode::NOT_FOUND, "not_found", "no such resource")
     }
+    /// No route of this function matches the path (unlike `not_found`: no such resource).
+    pub fn no_route() -> ApiError {
+        ApiError::problem(StatusCode::NOT_FOUND, "route_not_found", "no route matches this path")
+    }
     pub fn conflict_retry() -> ApiError {
         ApiError::problem(StatusCode::CONFLICT, "concurrent_update", "the account changed meanwhile; retry the request")
     }
