@@ -125,8 +125,21 @@ async fn terms_rollout(app: &App, now: DateTime<Utc>, deadline: Instant, s: &mut
     }
     let mut shard = marker.get("shard").and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok()).unwrap_or(0u32);
     let mut start = marker.get("start").and_then(|v| v.as_m().ok()).cloned();
+    // The place is saved at each shard's end and when time runs out, not per page: walking a
+    // page again is harmless, as an account already told is skipped.
+    let save = |shard: u32, start: Option<Item>| {
+        let mut item = platform::items::key(marker_pk.clone(), "ROLLOUT");
+        item.insert("shard".into(), platform::items::n(i64::from(shard)));
+        if let Some(k) = start {
+            item.insert("start".into(), aws_sdk_dynamodb::types::AttributeValue::M(k));
+        }
+        item.insert("done".into(), aws_sdk_dynamodb::types::AttributeValue::Bool(shard >= app.store.shards()));
+        item.insert(ENTITY.into(), platform::items::s("terms_rollout"));
+        app.store.put(item)
+    };
     while shard < app.store.shards() {
         if Instant::now() >= deadline {
+            save(shard, start).await?;
             return Ok(false);
         }
         let (items, next) = app.store.index_page(shard, PAGE, start.take()).await?;
@@ -155,23 +168,13 @@ async fn terms_rollout(app: &App, now: DateTime<Utc>, deadline: Instant, s: &mut
                 }
             }
         }
-        let mut place = std::collections::HashMap::from([("shard".to_string(), platform::items::n(i64::from(shard)))]);
         match next {
-            Some(k) => {
-                place.insert("start".into(), aws_sdk_dynamodb::types::AttributeValue::M(k.clone()));
-                start = Some(k);
-            }
+            Some(k) => start = Some(k),
             None => {
                 shard += 1;
-                place.insert("shard".into(), platform::items::n(i64::from(shard)));
+                save(shard, None).await?;
             }
         }
-        let done = shard >= app.store.shards();
-        let mut item = platform::items::key(marker_pk.clone(), "ROLLOUT");
-        item.extend(place);
-        item.insert("done".into(), aws_sdk_dynamodb::types::AttributeValue::Bool(done));
-        item.insert(ENTITY.into(), platform::items::s("terms_rollout"));
-        app.store.put(item).await?;
     }
     Ok(true)
 }
@@ -352,6 +355,24 @@ mod tests {
         assert_eq!((late.due, late.complete), (0, false));
         let next = sweep(&app, at(2027, 1, 25), Instant::now() + Duration::from_secs(60)).await.unwrap();
         assert_eq!((next.due, next.complete, next.notices_sent), (3, true, 3));
+    }
+
+    #[tokio::test]
+    async fn a_terms_rollout_cut_short_by_the_deadline_resumes_and_tells_everyone_once() {
+        let base = platform::testkit::app().await;
+        accounts(&base, 7, at(2027, 1, 1)).await;
+        let mut config = (*base.config).clone();
+        config.terms_version = "2027-02-01".into();
+        let app = App { config: std::sync::Arc::new(config), ..base };
+        let mut first = Summary::default();
+        assert!(!terms_rollout(&app, at(2027, 1, 2), Instant::now(), &mut first).await.unwrap(), "out of time");
+        assert_eq!(first.terms_notices, 0);
+        let mut rest = Summary::default();
+        assert!(terms_rollout(&app, at(2027, 1, 2), Instant::now() + Duration::from_secs(60), &mut rest).await.unwrap());
+        assert_eq!((rest.terms_notices, rest.notices_sent), (7, 7));
+        let mut again = Summary::default();
+        assert!(terms_rollout(&app, at(2027, 1, 3), Instant::now() + Duration::from_secs(60), &mut again).await.unwrap());
+        assert_eq!((again.terms_notices, again.items_read), (0, 0), "done: not walked again");
     }
 
     #[tokio::test]
