@@ -4,6 +4,7 @@ runtime with API Gateway v2 events, so any moment of an account's life can be re
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -190,17 +191,26 @@ def signup_body(domain: str, email: str, **over) -> dict:
     return body
 
 
+@contextlib.contextmanager
+def own_lambdas(prefix: str, env_extra: dict | None = None):
+    """Functions on a table of their own, dropped afterwards."""
+    (ROOT / "tests" / "artifacts").mkdir(exist_ok=True)
+    fns = Lambdas(make_table(prefix), env_extra)
+    try:
+        yield fns
+    finally:
+        fns.stop()
+        try:
+            ddb().delete_table(TableName=fns.table)
+        except Exception:
+            pass
+
+
 @pytest.fixture
 def fresh(stack):
     """Functions on a table of this test's own: a sweep here touches no other test's accounts."""
-    (ROOT / "tests" / "artifacts").mkdir(exist_ok=True)
-    fns = Lambdas(make_table("t"))
-    yield fns
-    fns.stop()
-    try:
-        ddb().delete_table(TableName=fns.table)
-    except Exception:
-        pass
+    with own_lambdas("t") as fns:
+        yield fns
 
 
 WEBHOOK_SECRET = os.environ.get("WEBHOOK_SECRET", "")

@@ -31,7 +31,7 @@ import pytest
 import requests
 import yaml
 
-from conftest import ROOT, VENV_BIN, Customer, Lambdas, ddb, make_table
+from conftest import ROOT, VENV_BIN, Customer, own_lambdas
 
 OPENAPI = ROOT / "openapi.yaml"
 MAX_EXAMPLES = int(os.environ.get("HOSTILE_MAX_EXAMPLES", "50"))
@@ -55,14 +55,8 @@ enabled = true
 
 @pytest.fixture(scope="module")
 def target(stack):
-    (ROOT / "tests" / "artifacts").mkdir(exist_ok=True)
-    fns = Lambdas(make_table("fuzz"))
-    yield fns
-    fns.stop()
-    try:
-        ddb().delete_table(TableName=fns.table)
-    except Exception:
-        pass
+    with own_lambdas("fuzz") as fns:
+        yield fns
 
 
 @pytest.fixture(scope="module")

@@ -282,19 +282,14 @@ mod tests {
     use platform::auth::hash_password;
     use platform::items::{email_pk, to_item};
     use platform::store::{put, Change};
-    use platform::testkit::{app, event};
+    use platform::testkit::{app, event, status_and_json};
 
     const SIGN_IN: &str = include_str!("../tests/events/sign-in.json");
     const USAGE: &str = include_str!("../tests/events/usage.json");
     const ACCOUNT: &str = include_str!("../tests/events/account.json");
 
     async fn call(app: &App, fixture: &str, vars: &[(&str, &str)]) -> (u16, Value) {
-        let res = handle(app, event(fixture, vars)).await.expect("handled");
-        let body = match res.body() {
-            Body::Text(t) => serde_json::from_str(t).unwrap_or_default(),
-            _ => Value::Null,
-        };
-        (res.status().as_u16(), body)
+        status_and_json(&handle(app, event(fixture, vars)).await.expect("handled"))
     }
 
     /// An account as signup leaves it: the account, its e-mail credential, created at the fixtures' time.

@@ -224,18 +224,13 @@ async fn webhook(app: &App, req: &Request) -> ApiResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use platform::testkit::{app, event};
+    use platform::testkit::{app, event, status_and_json};
 
     const PLANS: &str = include_str!("../tests/events/plans.json");
     const WEBHOOK: &str = include_str!("../tests/events/webhook.json");
 
     async fn call(app: &App, fixture: &str, vars: &[(&str, &str)]) -> (u16, serde_json::Value) {
-        let res = handle(app, event(fixture, vars)).await.expect("handled");
-        let body = match res.body() {
-            Body::Text(t) => serde_json::from_str(t).unwrap_or_default(),
-            _ => serde_json::Value::Null,
-        };
-        (res.status().as_u16(), body)
+        status_and_json(&handle(app, event(fixture, vars)).await.expect("handled"))
     }
 
     #[tokio::test]

@@ -130,7 +130,7 @@ async fn availability(app: &App, label: &str) -> ApiResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use platform::testkit::{app, event};
+    use platform::testkit::{app, event, status_and_json};
 
     const SIGNUP: &str = include_str!("../tests/events/signup.json");
     const AVAILABILITY: &str = include_str!("../tests/events/domain-availability-seconds.json");
@@ -140,12 +140,7 @@ mod tests {
     }
 
     async fn call(app: &App, fixture: &str, vars: &[(&str, &str)]) -> (u16, serde_json::Value) {
-        let res = handle(app, event(fixture, vars)).await.expect("handled");
-        let body = match res.body() {
-            Body::Text(t) => serde_json::from_str(t).unwrap_or_default(),
-            _ => serde_json::Value::Null,
-        };
-        (res.status().as_u16(), body)
+        status_and_json(&handle(app, event(fixture, vars)).await.expect("handled"))
     }
 
     #[tokio::test]

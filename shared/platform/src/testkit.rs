@@ -68,3 +68,12 @@ pub fn event(fixture_json: &str, vars: &[(&str, &str)]) -> Request {
     }
     lambda_http::request::from_str(&json).expect("a valid API Gateway v2 fixture")
 }
+
+/// A response's status and JSON body (`null` when it has none), for assertions.
+pub fn status_and_json(res: &lambda_http::Response<lambda_http::Body>) -> (u16, serde_json::Value) {
+    let body = match res.body() {
+        lambda_http::Body::Text(t) => serde_json::from_str(t).unwrap_or_default(),
+        _ => serde_json::Value::Null,
+    };
+    (res.status().as_u16(), body)
+}

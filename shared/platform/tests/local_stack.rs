@@ -13,31 +13,13 @@ use platform::store::{put, Change, Store, WriteError};
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::OnceLock;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// Loads infra/local.env (set variables win) and makes sure the stack answers.
 fn stack() {
-    static UP: OnceLock<()> = OnceLock::new();
-    UP.get_or_init(|| {
-        let env = std::fs::read_to_string(root().join("infra/local.env")).expect("infra/local.env");
-        for line in env.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
-            if let Some((k, v)) = line.split_once('=') {
-                if std::env::var_os(k).is_none() {
-                    std::env::set_var(k, v);
-                }
-            }
-        }
-        let status = Command::new(root().join(".tools/venv/bin/python"))
-            .arg(root().join("infra/stack.py"))
-            .arg("up")
-            .status()
-            .expect("the local stack needs `make tools` first (.tools/venv)");
-        assert!(status.success(), "infra/stack.py up failed");
-    });
+    platform::testkit::local_stack();
 }
 
 fn bootstrap(args: &[&str]) {
