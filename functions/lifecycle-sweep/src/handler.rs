@@ -6,9 +6,9 @@ use domain::Account;
 use lambda_runtime::{Error, LambdaEvent};
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use domain::forms::{data_request_next_due, data_request_overdue_mail, data_request_reminder_mail, data_request_step, DataRequestRecord, DataRequestStep};
-use platform::items::{data_request_pk, from_item, set_due, to_item, Item, OutboxMail, DUE_AT, ENTITY, META, SENDING};
+use platform::items::{data_request_pk, from_item, set_due, to_item, Item, OutboxMail, DUE_AT, ENTITY, META};
 use platform::outbox::deliver;
-use platform::store::{put, Change, WriteError, OUTBOX_LEASE_SECONDS};
+use platform::store::{Change, WriteError};
 use platform::{telemetry, App};
 use serde::Serialize;
 use serde_json::Value;
@@ -254,18 +254,8 @@ async fn data_request(app: &App, item: Item, now: DateTime<Utc>, s: &mut Summary
         .build()?;
     let mut writes = vec![TransactWriteItem::builder().put(put_record).build()];
     if let (Some((key, mail)), false) = (mail_key, admins.is_empty()) {
-        let m = OutboxMail {
-            key,
-            account_id: Some(r.account_id.clone()),
-            to: admins,
-            subject: mail.subject,
-            text: mail.text,
-            status: SENDING.into(),
-            lease_until: (now + chrono::Duration::seconds(OUTBOX_LEASE_SECONDS)).timestamp(),
-            attempts: 1,
-            message_id: None,
-        };
-        writes.push(put(app.store.table(), app.store.outbox_item(&m)?, Some("attribute_not_exists(PK)"))?);
+        let m = OutboxMail::leased(key, Some(r.account_id.clone()), admins, mail, now);
+        writes.push(app.store.outbox_put(&m)?);
         mails.push(m);
     }
     match app.store.transact(writes).await {

@@ -2,12 +2,10 @@
 
 use anyhow::{Context, Result};
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use domain::forms::Partner;
-use domain::notice::Mail;
 use domain::Account;
-use platform::items::{from_item, key, n, s, throttle_pk, Item, OutboxMail, EXPIRES_AT, SENDING};
-use platform::store::{put, OUTBOX_LEASE_SECONDS};
+use platform::items::{from_item, key, n, s, throttle_pk, Item, EXPIRES_AT};
 use platform::Store;
 
 pub(crate) const SETTINGS_PK: &str = "SETTINGS";
@@ -86,26 +84,6 @@ pub(crate) fn throttle_hit(table: &str, who: &str, now: DateTime<Utc>, max: i64)
         .expression_attribute_values(":max", n(max))
         .expression_attribute_values(":exp", n((hour + 2) * 3600));
     Ok(TransactWriteItem::builder().update(u.build()?).build())
-}
-
-/// A mail to write in the submission's transaction, already leased to this caller.
-pub(crate) fn outbox_mail(key: String, to: Vec<String>, mail: Mail, now: DateTime<Utc>) -> OutboxMail {
-    OutboxMail {
-        key,
-        account_id: None,
-        to,
-        subject: mail.subject,
-        text: mail.text,
-        status: SENDING.into(),
-        lease_until: (now + Duration::seconds(OUTBOX_LEASE_SECONDS)).timestamp(),
-        attempts: 1,
-        message_id: None,
-    }
-}
-
-/// Outbox puts for these mails (each must be new: keys are derived from the submission's id).
-pub(crate) fn outbox_puts(store: &Store, mails: &[OutboxMail]) -> Result<Vec<TransactWriteItem>> {
-    mails.iter().map(|m| put(store.table(), store.outbox_item(m)?, Some("attribute_not_exists(PK)"))).collect()
 }
 
 pub(crate) async fn form_disabled(store: &Store) -> Result<bool> {

@@ -1,7 +1,7 @@
 //! The implementation request (SPEC: Forms): the page, the submission routed to up to five
 //! partners through the outbox, the "Resend" of the confirmation, and the operator's switch.
 
-use crate::db::{self, form_pk, idempotency_pk, outbox_mail, outbox_puts, take_partner_slot, throttle_hit};
+use crate::db::{self, form_pk, idempotency_pk, take_partner_slot, throttle_hit};
 use crate::page::{render, View};
 use anyhow::Context;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
@@ -14,7 +14,7 @@ use domain::forms::{
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
 use platform::http::{event_time, header, html, is_form, json_response, parse_body, require_key, source_ip, ApiResult};
-use platform::items::{from_item, key, n, to_item};
+use platform::items::{from_item, key, n, to_item, OutboxMail};
 use platform::outbox::deliver;
 use platform::store::{put, WriteError};
 use platform::{ApiError, App};
@@ -286,21 +286,23 @@ async fn accept(app: &App, req: &Request) -> Result<Accepted, Failure> {
         };
         let mut mails = Vec::with_capacity(chosen.len() + 1);
         for c in &chosen {
-            mails.push(outbox_mail(
-                format!("form#{id}#lead#{}", c.partner.id),
+            mails.push(OutboxMail::leased(
+                format!("form#{id}#lead#{}", c.partner.id), None,
                 vec![c.partner.email.clone()],
                 lead_mail(&request, &c.partner.name, &id),
                 now,
             ));
         }
         let names: Vec<String> = routed.iter().map(|r| r.name.clone()).collect();
-        mails.push(outbox_mail(
-            format!("form#{id}#confirmation"),
+        mails.push(OutboxMail::leased(
+            format!("form#{id}#confirmation"), None,
             vec![request.email.as_str().to_string()],
             confirmation_mail(&request, &names, &id, false),
             now,
         ));
-        items.extend(outbox_puts(&app.store, &mails)?);
+        for m in &mails {
+            items.push(app.store.outbox_put(m)?);
+        }
 
         match app.store.transact(items).await {
             Ok(()) => {
@@ -400,14 +402,14 @@ async fn resend_inner(app: &App, req: &Request, id: &str) -> Result<(FormRecord,
             .build()
             .context("resend update")?;
         let names: Vec<String> = rec.partners.iter().map(|p| p.name.clone()).collect();
-        let mail = outbox_mail(
-            format!("form#{id}#resend#{next}"),
+        let mail = OutboxMail::leased(
+            format!("form#{id}#resend#{next}"), None,
             vec![rec.request.email.as_str().to_string()],
             confirmation_mail(&rec.request, &names, id, true),
             now,
         );
         let mut items = vec![TransactWriteItem::builder().update(bump).build()];
-        items.extend(outbox_puts(&app.store, std::slice::from_ref(&mail))?);
+        items.push(app.store.outbox_put(&mail)?);
         match app.store.transact(items).await {
             Ok(()) => {
                 deliver(&app.store, app.mailer.as_ref(), std::slice::from_ref(&mail), now).await;

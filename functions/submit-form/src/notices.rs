@@ -1,7 +1,7 @@
 //! Copyright notices (§15.1, §15.3), personal data requests (§5.5, §26.5), and the operator's
 //! partner route. Each accepted submission is one transaction with its outbox mail.
 
-use crate::db::{self, copyright_pk, data_request_pk, outbox_mail, outbox_puts, partner_sk, PARTNERS_PK};
+use crate::db::{self, copyright_pk, data_request_pk, partner_sk, PARTNERS_PK};
 use anyhow::Context;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
@@ -14,7 +14,7 @@ use domain::forms::{
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
 use platform::http::{event_time, json_response, parse_body, require_key, source_ip, ApiResult};
-use platform::items::{account_pk, from_item, key, s, set_due, to_item, META};
+use platform::items::{account_pk, from_item, key, s, set_due, to_item, OutboxMail, META};
 use platform::outbox::deliver;
 use platform::store::{put, WriteError};
 use platform::{ApiError, App};
@@ -62,15 +62,15 @@ pub(crate) async fn copyright_notice(app: &App, req: &Request) -> ApiResult {
         permanent_removal: None,
         decided_at: None,
     };
-    let mut mails = vec![outbox_mail(
-        format!("copyright#{id}#ack"),
+    let mut mails = vec![OutboxMail::leased(
+        format!("copyright#{id}#ack"), None,
         vec![notice.contact_email.as_str().to_string()],
         copyright_ack_mail(&notice, &id),
         now,
     )];
     if let Some(a) = account.as_ref().filter(|a| !a.admins.is_empty()) {
         let portal = format!("{}.{}", a.domain, app.config.base_domain);
-        let mut m = outbox_mail(format!("copyright#{id}#account"), a.admins.clone(), copyright_forward_mail(&notice, &id, &portal), now);
+        let mut m = OutboxMail::leased(format!("copyright#{id}#account"), None, a.admins.clone(), copyright_forward_mail(&notice, &id, &portal), now);
         m.account_id = Some(a.id.clone());
         mails.push(m);
     }
@@ -79,7 +79,9 @@ pub(crate) async fn copyright_notice(app: &App, req: &Request) -> ApiResult {
         to_item(copyright_pk(&id), META, "copyright_notice", &record)?,
         Some("attribute_not_exists(PK)"),
     )?];
-    items.extend(outbox_puts(&app.store, &mails)?);
+    for m in &mails {
+            items.push(app.store.outbox_put(m)?);
+        }
     app.store.transact(items).await.map_err(write_error)?;
     deliver(&app.store, app.mailer.as_ref(), &mails, now).await;
     tracing::info!(notice_id = %id, account = ?record.account_id, "copyright notice received");
@@ -230,15 +232,17 @@ pub(crate) async fn data_request(app: &App, req: &Request) -> ApiResult {
     };
     let mut item = to_item(data_request_pk(&id), META, "data_request", &record)?;
     set_due(&mut item, &id, app.store.shards(), data_request_next_due(by, &[], false, policy));
-    let mut forward = outbox_mail(format!("datareq#{id}#account"), account.admins.clone(), data_request_forward_mail(&record), now);
+    let mut forward = OutboxMail::leased(format!("datareq#{id}#account"), None, account.admins.clone(), data_request_forward_mail(&record), now);
     forward.account_id = Some(account.id.clone());
     let mut mails = vec![];
     if !account.admins.is_empty() {
         mails.push(forward);
     }
-    mails.push(outbox_mail(format!("datareq#{id}#ack"), vec![record.email.clone()], data_request_ack_mail(&record), now));
+    mails.push(OutboxMail::leased(format!("datareq#{id}#ack"), None, vec![record.email.clone()], data_request_ack_mail(&record), now));
     let mut items = vec![put(app.store.table(), item, Some("attribute_not_exists(PK)"))?];
-    items.extend(outbox_puts(&app.store, &mails)?);
+    for m in &mails {
+            items.push(app.store.outbox_put(m)?);
+        }
     app.store.transact(items).await.map_err(write_error)?;
     deliver(&app.store, app.mailer.as_ref(), &mails, now).await;
     tracing::info!(request_id = %id, account_id = %account.id, kind = record.kind.as_str(), "data request received");

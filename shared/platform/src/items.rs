@@ -137,6 +137,26 @@ pub struct OutboxMail {
     pub message_id: Option<String>,
 }
 
+/// How long a writer owns a fresh outbox mail before the sweep may retry it.
+pub const OUTBOX_LEASE_SECONDS: i64 = 120;
+
+impl OutboxMail {
+    /// A new mail, leased to its writer, who sends it right after the write commits.
+    pub fn leased(key: String, account_id: Option<String>, to: Vec<String>, mail: domain::notice::Mail, now: DateTime<Utc>) -> OutboxMail {
+        OutboxMail {
+            key,
+            account_id,
+            to,
+            subject: mail.subject,
+            text: mail.text,
+            status: SENDING.into(),
+            lease_until: (now + chrono::Duration::seconds(OUTBOX_LEASE_SECONDS)).timestamp(),
+            attempts: 1,
+            message_id: None,
+        }
+    }
+}
+
 pub const SENDING: &str = "sending";
 pub const SENT: &str = "sent";
 

@@ -17,8 +17,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// How long a writer owns a fresh outbox mail before the sweep may retry it.
-pub const OUTBOX_LEASE_SECONDS: i64 = 120;
+pub use crate::items::OUTBOX_LEASE_SECONDS;
 /// Sent mail and seen webhooks are kept this long, then DynamoDB's TTL cleans them up.
 pub const RETENTION_DAYS: i64 = 90;
 
@@ -377,19 +376,8 @@ impl Store {
                 items.push(put(&self.table, to_item(pk, "CHARGE", "charge_request", &charge)?, Some("attribute_not_exists(PK)"))?);
             }
             if let Effect::Notice(notice) = e {
-                let mail = render(notice, a, policy);
-                let m = OutboxMail {
-                    key: notice.key(&a.id),
-                    account_id: Some(a.id.clone()),
-                    to: a.admins.clone(),
-                    subject: mail.subject,
-                    text: mail.text,
-                    status: SENDING.into(),
-                    lease_until: (c.now + Duration::seconds(OUTBOX_LEASE_SECONDS)).timestamp(),
-                    attempts: 1,
-                    message_id: None,
-                };
-                items.push(put(&self.table, self.outbox_item(&m)?, Some("attribute_not_exists(PK)"))?);
+                let m = OutboxMail::leased(notice.key(&a.id), Some(a.id.clone()), a.admins.clone(), render(notice, a, policy), c.now);
+                items.push(self.outbox_put(&m)?);
                 mails.push(m);
             }
         }
@@ -402,6 +390,11 @@ impl Store {
         let due = (m.status != SENT).then(|| DateTime::from_timestamp(m.lease_until, 0)).flatten();
         set_due(&mut item, &m.key, self.shards, due);
         Ok(item)
+    }
+
+    /// The write of a new outbox mail, once only: its key is the notice's identity.
+    pub fn outbox_put(&self, m: &OutboxMail) -> Result<TransactWriteItem> {
+        put(&self.table, self.outbox_item(m)?, Some("attribute_not_exists(PK)"))
     }
 
     /// Takes an unsent mail whose lease has run out; `None` if someone else has it or it was sent.
