@@ -5,6 +5,7 @@
 #   make dev         local stack + table + seed, then `cargo lambda watch` (Ctrl-C stops all)
 #   make test        infra/run-tests.sh: stack up, cargo test, cfn-lint, pytest, stack down
 #   make lint        cfn-lint template.yaml
+#   make fmt         cargo fmt (make test runs fmt --check and clippy -D warnings)
 #   make package     release zips for AWS (arm64): target/lambda/<fn>/bootstrap.zip
 #   make fuzz        property-based fuzzing of the domain parsers (bounded, PROPTEST_CASES)
 #   make stack-up | stack-down | clean-stack | bench
@@ -13,12 +14,12 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
 
-# infra/local.env, exported to every recipe. Variables already set in the environment
-# (or on the make command line) win over the file, as in infra/localenv.py.
-LOCAL_ENV := infra/local.env
-LOCAL_ENV_VARS := $(shell sed -n 's/^[[:space:]]*\([A-Za-z_][A-Za-z0-9_]*\)=.*/\1/p' $(LOCAL_ENV))
-$(foreach v,$(LOCAL_ENV_VARS),$(eval $(v) ?= $(shell sed -n 's/^[[:space:]]*$(v)=//p' $(LOCAL_ENV))))
-export $(LOCAL_ENV_VARS)
+# infra/local.env, exported to every recipe, as infra/localenv.py (its one reader) writes it for
+# make. Variables already set in the environment (or on the make command line) win over the file.
+LOCAL_MK := .tools/local.env.mk
+$(LOCAL_MK): infra/local.env infra/localenv.py
+	@mkdir -p $(@D) && python3 infra/localenv.py make > $@
+include $(LOCAL_MK)
 
 VENV := .tools/venv
 PY := $(CURDIR)/$(VENV)/bin/python
@@ -30,7 +31,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help tools browser venv node java stack-up stack-down stack-status clean-stack bootstrap \
-        dev test lint package bench fuzz
+        dev test lint fmt package bench fuzz
 
 help:
 	@sed -n 's/^#   //p' $(MAKEFILE_LIST)
@@ -77,11 +78,12 @@ stack-status:
 clean-stack: stack-down
 	rm -rf .stack
 
-# Table, SES sender and partners in the running stack (idempotent).
+# Table, SES sender and partners in the running stack (idempotent; seeding goes through saasctl).
 bootstrap:
 	$(PY) infra/bootstrap.py create-table
 	$(PY) infra/bootstrap.py verify-sender
 	$(PY) infra/bootstrap.py seed
+	$(PY) infra/bootstrap.py event-bus
 
 # ------------------------------------------------------------------ dev server
 # One shell: the trap stops `cargo lambda watch` and then the stack that `up` started.
@@ -90,20 +92,24 @@ dev: tools
 	trap cleanup EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
 	export STACK_SESSION=$(CURDIR)/.stack/dev-$$$$.session; mkdir -p .stack; \
 	$(PY) infra/stack.py up; \
-	$(MAKE) --no-print-directory bootstrap; \
 	cargo build --workspace; \
+	$(MAKE) --no-print-directory bootstrap; \
 	url="http://127.0.0.1:$(LAMBDA_PORT)/lambda-url"; \
+	$(PY) infra/bootstrap.py register-webhook --url "$$url/renewal/billing/webhook"; \
 	echo; \
 	echo "Functions at $$url/<function>/<route>, for example:"; \
 	echo "  curl -s $$url/signup/signup/domains/acme"; \
 	echo "  curl -s -X POST $$url/signup/signup -H 'content-type: application/json' -d '{\"company\":\"Acme\",\"domain\":\"acme\",\"first_name\":\"Ada\",\"last_name\":\"Lovelace\",\"email\":\"ada@example.com\",\"password\":\"correct horse battery\",\"country\":\"GB\",\"accept_terms\":true,\"terms_version\":\"$(TERMS_VERSION)\",\"legal_age\":true}'"; \
 	echo "  curl -s -X POST $$url/accounts/sign-in -H 'content-type: application/json' -d '{\"domain\":\"acme\",\"email\":\"ada@example.com\",\"password\":\"correct horse battery\"}'"; \
 	echo "  curl -s $$url/renewal/plans"; \
+	echo "  payments: localstripe at $(STRIPE_API_BASE) (card 4242424242424242) posts its webhooks to the renewal function"; \
 	echo "  curl -s $$url/submit-form/forms/implementation-request"; \
-	echo "  cargo lambda invoke lifecycle-sweep --invoke-address 127.0.0.1 --invoke-port $(LAMBDA_PORT) --data-file infra/events/schedule.json"; \
+	echo "  the schedule (the dispatcher fans out to $(SWEEP_WORKERS) sweep workers through this watch):"; \
+	echo "    cargo lambda invoke sweep-dispatcher --invoke-address 127.0.0.1 --invoke-port $(LAMBDA_PORT) --data-file infra/events/schedule.json"; \
 	echo "  mail sent so far: curl -s http://127.0.0.1:$(SES_PORT)/moto-api/data.json"; \
+	echo "  events for the product (published by the sweep): $(PY) -c \"import boto3; q=boto3.client('sqs', endpoint_url='$(AWS_ENDPOINT_URL_SQS)'); print(q.receive_message(QueueUrl='$(PRODUCT_EVENTS_QUEUE)', MaxNumberOfMessages=10).get('Messages', []))\""; \
 	echo; \
-	cargo lambda watch --invoke-address 127.0.0.1 --invoke-port $(LAMBDA_PORT)
+	cargo lambda watch --invoke-address 127.0.0.1 --invoke-port $(LAMBDA_PORT) --concurrency $(SWEEP_WORKERS)
 
 # ------------------------------------------------------------------ checks
 test: tools browser
@@ -111,6 +117,10 @@ test: tools browser
 
 lint: venv
 	cfn-lint template.yaml
+
+# Formats the workspace (make test checks it with --check).
+fmt:
+	cargo fmt --all
 
 # ------------------------------------------------------------------ release
 # Cross-compiles for Graviton with zig (the `ziglang` wheel that cargo-lambda pulls in).

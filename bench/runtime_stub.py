@@ -35,6 +35,8 @@ class Invocation:
     seconds: float  # event handed out on `next` -> answer posted
     logs: list[str] = field(default_factory=list)
     error: bool = False
+    started: float = 0.0  # time.monotonic() when the event was handed out on `next`
+    ended: float = 0.0  # time.monotonic() when its answer arrived
 
 
 class QuietServer(ThreadingHTTPServer):
@@ -222,7 +224,8 @@ class FunctionProcess:
                     raise RuntimeError(f"{self.name}: no answer within {timeout}s")
                 self.stub.answered.wait(0.2)
             doc, t_answer, is_error = self.stub.answers.pop(rid)
-        seconds = t_answer - self.stub.handed_out.get(rid, t_answer)
+        t_start = self.stub.handed_out.get(rid, t_answer)
+        seconds = t_answer - t_start
         if wait_log:
             until = time.monotonic() + 3.0
             while time.monotonic() < until:
@@ -232,7 +235,7 @@ class FunctionProcess:
                 time.sleep(0.005)
         with self.lines_lock:
             logs = self.lines[start_line:]
-        return Invocation(doc, seconds, logs, is_error)
+        return Invocation(doc, seconds, logs, is_error, t_start, t_answer)
 
     def peak_rss_kib(self) -> int | None:
         """VmHWM (peak resident set) of the live process, from /proc."""

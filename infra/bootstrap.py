@@ -8,6 +8,7 @@ the implementation partners.
     bootstrap.py seed [--table NAME] [--file infra/seed/partners.json]
     bootstrap.py add-partner --id ID --name NAME --email ADDR --countries US,CA
                              [--products a,b] [--not-certified] [--replace] [--table NAME]
+    bootstrap.py register-webhook --url URL   (localstripe posts payment events there, signed)
 
 Endpoints, credentials and names come from the environment, filled from infra/local.env
 (variables already set win). Run with .tools/venv/bin/python (boto3, PyYAML).
@@ -18,7 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,6 @@ from botocore.exceptions import ClientError  # noqa: E402
 
 TEMPLATE = localenv.ROOT_DIR / "template.yaml"
 PARTNERS = localenv.INFRA_DIR / "seed" / "partners.json"
-COUNTRY = re.compile(r"^[A-Z]{2}$")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 # ---------------------------------------------------------------- template
@@ -144,83 +143,58 @@ def verify_sender() -> None:
     print(f"sender {sender}: verified with SES at {os.environ['AWS_ENDPOINT_URL_SES']} ({status})")
 
 
-def partner_item(p: dict[str, Any]) -> dict[str, Any]:
-    """A partner as a DynamoDB item (low-level attribute values), after checking its fields."""
-    pid, name, email = str(p["id"]).strip(), str(p["name"]).strip(), str(p["email"]).strip()
-    countries = [c.strip().upper() for c in p["countries"] if c.strip()]
-    products = [x.strip() for x in p.get("products", []) if x.strip()]
-    certified = bool(p.get("certified", True))
-    last_sent_at = int(p.get("last_sent_at", 0))
-    problems = []
-    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,62}", pid):
-        problems.append("id: lowercase letters, digits and hyphens")
-    if not name:
-        problems.append("name: required")
-    if not EMAIL.match(email):
-        problems.append("email: not an address")
-    if not countries or not all(COUNTRY.match(c) for c in countries):
-        problems.append("countries: one or more ISO 3166-1 alpha-2 codes")
-    if problems:
-        raise SystemExit(f"partner {pid!r}: " + "; ".join(problems))
-    return {
-        "PK": {"S": "PARTNERS"},
-        "SK": {"S": f"PARTNER#{pid}"},
-        "entity": {"S": "partner"},
-        "id": {"S": pid},
-        "name": {"S": name},
-        "email": {"S": email},
-        "countries": {"L": [{"S": c} for c in countries]},
-        "products": {"L": [{"S": x} for x in products]},
-        "certified": {"BOOL": certified},
-        "last_sent_at": {"N": str(last_sent_at)},
-    }
+def event_bus(bus: str, queue: str) -> str:
+    """The product's side of the events, locally: the custom bus, an SQS queue, and a rule that
+    copies every `saas.accounts` event to it (moto's EventBridge and SQS). Idempotent; the queue URL."""
+    endpoint = localenv.require("AWS_ENDPOINT_URL_EVENTBRIDGE")
+    events = boto3.client("events", region_name=region(), endpoint_url=endpoint)
+    sqs = boto3.client("sqs", region_name=region(), endpoint_url=localenv.require("AWS_ENDPOINT_URL_SQS"))
+    if bus not in [b["Name"] for b in events.list_event_buses()["EventBuses"]]:
+        events.create_event_bus(Name=bus)
+    url = sqs.create_queue(QueueName=queue)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    rule = f"{bus}-to-{queue}"
+    events.put_rule(Name=rule, EventBusName=bus, EventPattern='{"source": ["saas.accounts"]}')
+    events.put_targets(Rule=rule, EventBusName=bus, Targets=[{"Id": "product", "Arn": arn}])
+    print(f"event bus {bus}: every saas.accounts event goes to {url}")
+    return url
+
+
+def saasctl(*args: str) -> None:
+    """Runs the Rust operator tool (built on demand): partners are parsed and written, and the
+    Terms rollout marker kept, by the same code the functions use, never re-implemented here."""
+    cmd = ["cargo", "run", "-q", "--locked", "-p", "saasctl", "--", *args]
+    subprocess.run(cmd, cwd=localenv.ROOT_DIR, check=True)
 
 
 def seed(table: str, file: Path) -> None:
-    partners = json.loads(file.read_text(encoding="utf-8"))
-    client = dynamodb()
-    for p in partners:
-        client.put_item(TableName=table, Item=partner_item(p))
-    print(f"table {table}: {len(partners)} partners written from {file}")
-    # A table without accounts has nobody to tell that the Terms changed: the current version's
-    # "Terms updated" rollout (§1.4, done by the sweep) is recorded as done. With accounts in it,
-    # the sweep does the rollout.
-    shards = int(os.environ.get("DUE_SHARDS", "4"))
-    has_accounts = any(
-        client.query(TableName=table, IndexName="ByDueTime", KeyConditionExpression="DuePK = :p",
-                     ExpressionAttributeValues={":p": {"S": f"DUE#{n}"}}, Limit=1)["Items"]
-        for n in range(shards))
-    if has_accounts:
-        return
-    version = os.environ.get("TERMS_VERSION", "2021-11-01")
-    try:
-        client.put_item(
-            TableName=table,
-            Item={"PK": {"S": f"TERMS#{version}"}, "SK": {"S": "ROLLOUT"}, "entity": {"S": "terms_rollout"},
-                  "done": {"BOOL": True}, "shard": {"N": "0"}},
-            ConditionExpression="attribute_not_exists(PK)")  # never undo a rollout in progress
-    except ClientError as e:
-        if e.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
+    saasctl("seed-partners", "--table", table, "--file", str(file))
+    # A table without accounts has nobody to tell that the Terms changed (§1.4).
+    saasctl("terms-done-if-empty", "--table", table)
 
 
 def add_partner(table: str, args: argparse.Namespace) -> None:
-    item = partner_item({
+    partner = {
         "id": args.id, "name": args.name, "email": args.email,
-        "countries": args.countries.split(","),
-        "products": args.products.split(",") if args.products else [],
-        "certified": not args.not_certified, "last_sent_at": 0,
-    })
-    request: dict[str, Any] = {"TableName": table, "Item": item}
-    if not args.replace:
-        request["ConditionExpression"] = "attribute_not_exists(PK)"
-    try:
-        dynamodb().put_item(**request)
-    except ClientError as e:
-        if e.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            raise SystemExit(f"partner {args.id} exists (use --replace to overwrite)") from None
-        raise
-    print(f"table {table}: partner {args.id} written")
+        "countries": [c for c in args.countries.split(",") if c.strip()],
+        "products": [x for x in args.products.split(",") if x.strip()],
+        "certified": not args.not_certified,
+    }
+    saasctl("add-partner", "--table", table, *(["--replace"] if args.replace else []), json.dumps(partner))
+
+
+def register_webhook(url: str) -> None:
+    """Registers a webhook endpoint with localstripe (kept in its memory: again after a restart),
+    signed with STRIPE_WEBHOOK_SECRET, for the two PaymentIntent events the renewal function uses."""
+    import urllib.parse
+    import urllib.request
+    base = localenv.require("STRIPE_API_BASE")
+    form = [("url", url), ("secret", localenv.require("STRIPE_WEBHOOK_SECRET")),
+            ("events[]", "payment_intent.succeeded"), ("events[]", "payment_intent.payment_failed")]
+    req = urllib.request.Request(f"{base}/_config/webhooks/dev", urllib.parse.urlencode(form).encode(), method="POST")
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        assert resp.status == 200, resp.status
+    print(f"localstripe at {base}: payment events are posted to {url}")
 
 
 def main(argv: list[str]) -> int:
@@ -246,6 +220,11 @@ def main(argv: list[str]) -> int:
     p.add_argument("--products", default="", help="comma-separated; empty = every product")
     p.add_argument("--not-certified", action="store_true")
     p.add_argument("--replace", action="store_true", help="overwrite an existing partner")
+    p = sub.add_parser("register-webhook", help="have localstripe post payment events to a URL")
+    p.add_argument("--url", required=True)
+    p = sub.add_parser("event-bus", help="create the events bus, the product's queue and the rule between")
+    p.add_argument("--bus", default=os.environ.get("EVENT_BUS_NAME"))
+    p.add_argument("--queue", default=os.environ.get("PRODUCT_EVENTS_QUEUE", "").rsplit("/", 1)[-1])
 
     args = parser.parse_args(argv[1:])
     if getattr(args, "table", "x") is None:
@@ -260,6 +239,10 @@ def main(argv: list[str]) -> int:
         seed(args.table, args.file)
     elif args.command == "add-partner":
         add_partner(args.table, args)
+    elif args.command == "register-webhook":
+        register_webhook(args.url)
+    elif args.command == "event-bus":
+        event_bus(args.bus, args.queue)
     return 0
 
 

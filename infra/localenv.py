@@ -1,12 +1,20 @@
-"""Loads infra/local.env (KEY=VALUE lines) into os.environ; variables already set win.
+"""The one reader of infra/local.env (KEY=VALUE lines); variables already set win.
 
-Shared by stack.py and bootstrap.py so every local tool reads the same settings.
+Python tools import it; the Makefile and shell scripts ask it for their own format:
+
+    localenv.py make   lines for `include` (KEY ?= value, export KEY)
+    localenv.py sh     `export KEY='value'` for the keys not already set (for eval)
+    localenv.py json   the effective values as one JSON object
+
 Standard library only.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import shlex
+import sys
 from pathlib import Path
 
 INFRA_DIR = Path(__file__).resolve().parent
@@ -48,3 +56,26 @@ def require(name: str) -> str:
     if not value:
         raise SystemExit(f"{name} is not set (expected in {ENV_FILE} or the environment)")
     return value
+
+
+def main(argv: list[str]) -> int:
+    fmt = argv[1] if len(argv) > 1 else "sh"
+    values = parse()
+    if fmt == "make":
+        for key, value in values.items():
+            print(f"{key} ?= {value.replace('$', '$$')}")
+        print("export " + " ".join(values))
+    elif fmt == "sh":
+        for key, value in values.items():
+            if key not in os.environ:
+                print(f"export {key}={shlex.quote(value)}")
+    elif fmt == "json":
+        print(json.dumps({k: os.environ.get(k, v) for k, v in values.items()}))
+    else:
+        print(f"usage: {argv[0]} make|sh|json", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The local stack: DynamoDB Local and moto (SES emulator) on 127.0.0.1.
+"""The local stack: DynamoDB Local, moto (SES emulator) and localstripe on 127.0.0.1.
 
     stack.py up       start what is not already answering; record what it started in .stack/
     stack.py down     stop only what `up` recorded, then forget it
@@ -156,9 +156,32 @@ def moto_command(port: int) -> list[str]:
     return [str(exe), "-H", HOST, "-p", str(port)]
 
 
+def localstripe_answers(port: int) -> bool:
+    """True when localstripe answers an authenticated Stripe API call (GET /v1/events)."""
+    if not port_open(port):
+        return False
+    key = os.environ.get("STRIPE_SECRET_KEY", "sk_test_local")
+    req = urllib.request.Request(f"http://{HOST}:{port}/v1/events?limit=1",
+                                 headers={"Authorization": f"Bearer {key}"})
+    try:
+        with urllib.request.urlopen(req, timeout=3) as resp:
+            return resp.status == 200 and "data" in json.loads(resp.read() or b"{}")
+    except (OSError, ValueError, urllib.error.URLError):
+        return False
+
+
+def localstripe_command(port: int) -> list[str]:
+    exe = VENV_BIN / "localstripe"
+    if not exe.exists():
+        raise SystemExit(f"{exe} not found: run `make tools`")
+    # --from-scratch: it otherwise reloads the state another instance pickled to the temp folder.
+    return [str(exe), "--port", str(port), "--from-scratch"]
+
+
 SERVICES = [
     Service("dynamodb", "DYNAMODB_PORT", dynamodb_answers, dynamodb_command, "DynamoDBLocal.jar"),
     Service("moto", "SES_PORT", moto_answers, moto_command, "moto_server"),
+    Service("localstripe", "STRIPE_PORT", localstripe_answers, localstripe_command, "localstripe"),
 ]
 
 

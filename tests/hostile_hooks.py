@@ -9,7 +9,7 @@
 - filter_failure: sets aside only the local function-URL emulator's own 500, and only when the
   function, sent the same request as an API Gateway event, answers well (see below).
 - before_call: with HOSTILE_WEBHOOK_SECRET set, requests to /billing/webhook are signed over the
-  exact bytes sent (`billing-signature: t=<now>,v1=<hmac>`), so fuzzed events reach the parser
+  exact bytes sent (`Stripe-Signature: t=<now>,v1=<hmac>`), so fuzzed events reach the parser
   and the account update rather than stopping at the signature check.
 """
 
@@ -186,7 +186,7 @@ def filter_failure(context, failure, case, response):
 
 
 class _SignWebhook(requests.auth.AuthBase):
-    """Signs the prepared request's final body, as the payment processor would."""
+    """Signs the prepared request's final body, as Stripe would."""
 
     def __init__(self, secret: str):
         self.secret = secret.encode()
@@ -197,7 +197,7 @@ class _SignWebhook(requests.auth.AuthBase):
             body = body.encode()
         t = int(time.time())
         sig = hmac.new(self.secret, f"{t}.".encode() + body, hashlib.sha256).hexdigest()
-        r.headers["billing-signature"] = f"t={t},v1={sig}"
+        r.headers["Stripe-Signature"] = f"t={t},v1={sig}"
         return r
 
 

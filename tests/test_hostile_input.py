@@ -86,14 +86,22 @@ def real(target) -> dict:
 
 def spec_for(fn: str, base: str, pins: dict[str, str] | None) -> dict:
     """openapi.yaml narrowed to one function's paths, served at its local URL; with `pins`, each
-    path's `{id}` is that real id (by path prefix), and so is the webhook's `account_id`."""
+    path's `{id}` is that real id (by path prefix), and so is the account the webhook's
+    PaymentIntent names in its metadata."""
     doc = yaml.safe_load(OPENAPI.read_text(encoding="utf-8"))
     doc["servers"] = [{"url": f"{base}/{fn}"}]
     doc["paths"] = {p: item for p, item in doc["paths"].items() if item.get("x-function") == fn}
     params = doc["components"]["parameters"]
     if pins and "/billing/webhook" in doc["paths"]:
         body = doc["paths"]["/billing/webhook"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-        body["properties"]["account_id"] = {"type": "string", "enum": [pins["/accounts/"]]}
+        body["properties"]["type"] = {"enum": ["payment_intent.succeeded", "payment_intent.payment_failed"]}
+        body["properties"]["data"] = {"type": "object", "required": ["object"], "properties": {"object": {
+            "type": "object", "required": ["id", "metadata"], "properties": {
+                "id": {"type": "string", "pattern": "^pi_[A-Za-z0-9]{1,24}$"},
+                "amount": {"type": "integer", "minimum": 0}, "currency": {"enum": ["usd", "USD", "eur"]},
+                "metadata": {"type": "object", "required": ["account_id"], "properties": {
+                    "account_id": {"enum": [pins["/accounts/"]]},
+                    "kind": {"enum": ["checkout", "renewal"]}}}}}}}
     for path, item in doc["paths"].items():
         real_id = next((v for prefix, v in (pins or {}).items() if path.startswith(prefix)), None)
         if real_id is None or "{id}" not in path:
@@ -145,7 +153,7 @@ def run_schemathesis(tmp_path, fn: str, base: str, headers: dict[str, str], pins
     env["HOSTILE_INVOKE_BASE"] = base.rsplit("/lambda-url", 1)[0]
     env.pop("HOSTILE_WEBHOOK_SECRET", None)
     if sign_webhook:
-        env["HOSTILE_WEBHOOK_SECRET"] = os.environ["WEBHOOK_SECRET"]
+        env["HOSTILE_WEBHOOK_SECRET"] = os.environ["STRIPE_WEBHOOK_SECRET"]
     cmd = [str(VENV_BIN / "schemathesis"), "--no-color", "--config-file", str(config), "run", str(spec),
            "--url", f"{base}/{fn}", "--phases", "examples,coverage,fuzzing",
            "--max-examples", str(MAX_EXAMPLES), "--request-timeout", "60", "--workers", "1",
@@ -222,7 +230,7 @@ def test_bytes_the_local_emulator_cannot_carry_get_a_4xx_problem(target):
     cases = [("submit-form", "POST", "/forms/implementation-request", {"idempotency-key": odd}, form),
              ("accounts", "GET", f"/accounts/{uuid.uuid4().hex}", {"authorization": f"Bearer {odd}"}, b""),
              ("accounts", "POST", f"/accounts/{uuid.uuid4().hex}/activity", {"x-service-key": odd}, b""),
-             ("renewal", "POST", "/billing/webhook", {"billing-signature": f"t=1,v1={odd}"}, b"{}")]
+             ("renewal", "POST", "/billing/webhook", {"stripe-signature": f"t=1,v1={odd}"}, b"{}")]
     for fn, method, path, hdrs, body in cases:
         out = invoke(target, fn, method, path, dict(hdrs, **{"content-type": "application/json"}), body)
         assert out["statusCode"] < 500, (fn, path, out)
@@ -271,6 +279,6 @@ def test_no_5xx_and_problem_json_errors_with_valid_credentials(target, real, tmp
 def test_a_webhook_signature_timestamp_at_the_edge_of_i64_is_a_400_problem(target):
     for t in ("-9223372036854775808", "-9223372036854775000", "9223372036854775807"):
         out = invoke(target, "renewal", "POST", "/billing/webhook",
-                     {"content-type": "application/json", "billing-signature": f"t={t},v1=00"}, b"{}")
+                     {"content-type": "application/json", "stripe-signature": f"t={t},v1=00"}, b"{}")
         assert out.get("statusCode") == 400, (t, out)
         assert json.loads(out["body"])["code"] == "bad_signature", (t, out)

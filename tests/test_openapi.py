@@ -102,7 +102,7 @@ def test_every_error_response_is_problem_json_except_the_forms_html_page():
 def test_every_security_scheme_used_is_declared():
     doc = openapi_doc()
     declared = set(doc["components"]["securitySchemes"])
-    assert declared == {"bearerAuth", "serviceKey", "operatorKey", "billingSignature"}
+    assert declared == {"bearerAuth", "serviceKey", "operatorKey", "stripeSignature"}
     for (method, path) in ROUTES:
         for req in operation(method, path).get("security", []):
             assert set(req) <= declared, (method, path)
@@ -175,7 +175,7 @@ def test_the_documented_security_is_what_the_function_enforces(lambdas, method, 
     schemes = {name for req in operation(method, path).get("security", []) for name in req}
     r = lambdas.at(NOW, fn, method, fill(path), body={})
     code = r.json().get("code") if r.headers.get("content-type") == "application/problem+json" else None
-    if schemes == {"billingSignature"}:
+    if schemes == {"stripeSignature"}:
         assert (r.status, code) == (400, "bad_signature"), r
     elif schemes:
         assert (r.status, code) == (401, "unauthorized"), r

@@ -1,36 +1,49 @@
 //! Sign-in and the account (SPEC: Sign-in and account; §8.2, §21).
 
+use crate::identity;
 use chrono::{DateTime, Duration, Utc};
 use domain::lifecycle::{self, forecast, Refusal};
-use domain::types::{required_text, DomainLabel, Email};
+use domain::types::required_text;
 use domain::{Account, FieldErrors, State, Usage};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
-use platform::auth::{issue_token, verify_against_dummy, verify_password};
-use platform::http::{answer, bearer_for, empty, event_time, json_response, method_not_allowed, parse_body, require_key, segments, ApiResult};
-use platform::items::{account_pk, email_pk, from_item, key, n, throttle_pk, HistoryEvent, Item, Login};
+use platform::http::{
+    answer, bearer_for, empty, event_time, json_response, method_not_allowed, parse_body, require_key, segments,
+    ApiResult,
+};
 use platform::ops::{update_account, Decision};
-use platform::{ApiError, App};
+use platform::{session, ApiError, App, HistoryEvent};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
 pub(crate) async fn handle(app: &App, req: Request) -> Result<Response<Body>, Error> {
-    Ok(answer(&app.store, "accounts", route(app, &req)).await)
+    Ok(answer(app, "accounts", &req, route(app, &req)).await)
 }
 
 async fn route(app: &App, req: &Request) -> ApiResult {
     let segs = segments(req);
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
     match (req.method().as_str(), segs.as_slice()) {
-        ("POST", ["sign-in"]) => sign_in(app, req).await,
+        ("POST", ["sign-in"]) => identity::sign_in(app, req).await,
+        ("POST", ["sign-out"]) => identity::sign_out(app, req).await,
+        ("POST", ["sign-in", "password-reset"]) => identity::request_reset(app, req).await,
+        ("POST", ["sign-in", "password-reset", "confirm"]) => identity::confirm_reset(app, req).await,
+        ("PUT", ["accounts", id, "password"]) => identity::change_password(app, req, id).await,
+        ("GET", ["accounts", "by-domain", label]) => by_domain(app, req, label).await,
         ("GET", ["accounts", id]) => view(app, req, id).await,
         ("GET", ["accounts", id, "history"]) => history(app, req, id).await,
         ("PUT", ["accounts", id, "usage"]) => usage(app, req, id).await,
         ("POST", ["accounts", id, "activity"]) => activity(app, req, id).await,
         ("POST", ["accounts", id, "termination"]) => termination(app, req, id).await,
         ("POST", ["accounts", id, "suspension"]) => suspension(app, req, id).await,
-        (_, ["sign-in"] | ["accounts", _] | ["accounts", _, _]) => Err(method_not_allowed()),
+        ("DELETE", ["accounts", id, "suspension"]) => lift_suspension(app, req, id).await,
+        ("GET", ["accounts", id, "export"]) => crate::export::export(app, req, id).await,
+        ("GET", ["operator", "failed-mail"]) => failed_mail(app, req).await,
+        (_, ["sign-in" | "sign-out"] | ["sign-in", "password-reset"] | ["sign-in", "password-reset", "confirm"]) => {
+            Err(method_not_allowed())
+        }
+        (_, ["accounts", _] | ["accounts", _, _]) => Err(method_not_allowed()),
         _ => Err(ApiError::no_route()),
     }
 }
@@ -38,104 +51,13 @@ async fn route(app: &App, req: &Request) -> ApiResult {
 fn refused(r: Refusal) -> ApiError {
     match r {
         Refusal::Deleted => ApiError::not_found(),
-        Refusal::Terminated => ApiError::problem(StatusCode::CONFLICT, "account_terminated", "the account is terminated"),
-        Refusal::Suspended => ApiError::problem(StatusCode::CONFLICT, "account_suspended", "the account is suspended (§21.2)"),
-    }
-}
-
-#[derive(Deserialize)]
-struct SignInBody {
-    domain: Option<String>,
-    email: Option<String>,
-    password: Option<String>,
-}
-
-#[derive(Deserialize, Default)]
-struct Throttle {
-    #[serde(default)]
-    failures: u32,
-    #[serde(default)]
-    window_start: i64,
-}
-
-fn bad_credentials() -> ApiError {
-    ApiError::problem(StatusCode::UNAUTHORIZED, "invalid_credentials", "the domain, e-mail or password is not right")
-}
-
-async fn sign_in(app: &App, req: &Request) -> ApiResult {
-    let now = event_time(req)?;
-    let b: SignInBody = parse_body(req)?;
-    let mut errs = FieldErrors::default();
-    let domain = errs.take(DomainLabel::parse("domain", b.domain.as_deref()));
-    let email = errs.take(Email::parse("email", b.email.as_deref()));
-    let password = errs.take(required_text("password", b.password.as_deref(), 256));
-    errs.clone().into_result()?;
-    let (Some(domain), Some(email), Some(password)) = (domain, email, password) else { return Err(errs.into()) };
-    let p = &app.config.policy;
-    let tkey = throttle_pk(&format!("signin#{}", email.as_str()));
-    // One read finds the credential and the failure counter.
-    let found = app.store.batch_get(vec![key(email_pk(email.as_str()), "EMAIL"), key(tkey.clone(), "THROTTLE")]).await?;
-    let pk_of = |i: &Item| i.get("PK").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
-    let mut login: Option<Login> = None;
-    let mut throttle = Throttle::default();
-    for item in found {
-        if pk_of(&item) == tkey {
-            throttle = from_item(item).unwrap_or_default();
-        } else {
-            login = from_item(item).ok();
+        Refusal::Terminated => {
+            ApiError::problem(StatusCode::CONFLICT, "account_terminated", "the account is terminated")
+        }
+        Refusal::Suspended => {
+            ApiError::problem(StatusCode::CONFLICT, "account_suspended", "the account is suspended (§21.2)")
         }
     }
-    let window = Duration::minutes(p.sign_in_lockout_minutes).num_seconds();
-    let in_window = now.timestamp() - throttle.window_start < window;
-    if in_window && throttle.failures >= p.sign_in_max_failures {
-        return Err(ApiError::problem(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", "too many failed sign-ins; try again later"));
-    }
-    let ok = match &login {
-        Some(l) => verify_password(&password, &l.password_hash) && l.domain == domain.as_str(),
-        None => {
-            verify_against_dummy(&password);
-            false
-        }
-    };
-    let Some(login) = login.filter(|_| ok) else {
-        record_failure(app, &tkey, in_window, throttle.window_start, now).await?;
-        return Err(bad_credentials());
-    };
-    let (account, ()) = update_account(app, &login.account_id, now, |a| {
-        let effects = lifecycle::sign_in(a, now).map_err(|r| match r {
-            Refusal::Terminated | Refusal::Deleted => bad_credentials(),
-            other => refused(other),
-        })?;
-        Ok(Decision::new((), effects))
-    })
-    .await
-    .map_err(|e| match e {
-        platform::ops::UpdateError::NotFound => bad_credentials(),
-        other => other.into(),
-    })?;
-    let token = issue_token(&app.config.token_secret, &account.id, email.as_str(), now, Duration::minutes(p.token_ttl_minutes))?;
-    json_response(
-        StatusCode::OK,
-        &json!({ "token": token, "token_type": "Bearer", "expires_in": p.token_ttl_minutes * 60,
-                 "account_id": account.id, "state": account.state }),
-    )
-}
-
-async fn record_failure(app: &App, tkey: &str, in_window: bool, window_start: i64, now: DateTime<Utc>) -> Result<(), ApiError> {
-    // A failure inside the window adds to the count; the first one after it opens a new window.
-    let (expr, start) = if in_window {
-        ("ADD failures :one SET window_start = :s, expires_at = :e, entity = :t", window_start)
-    } else {
-        ("SET failures = :one, window_start = :s, expires_at = :e, entity = :t", now.timestamp())
-    };
-    app.store
-        .update(
-            key(tkey, "THROTTLE"),
-            expr,
-            &[(":one", n(1)), (":s", n(start)), (":e", n(start + 86_400)), (":t", platform::items::s("throttle"))],
-        )
-        .await?;
-    Ok(())
 }
 
 fn account_json(a: &Account, app: &App, now: DateTime<Utc>) -> Value {
@@ -150,8 +72,21 @@ fn account_json(a: &Account, app: &App, now: DateTime<Utc>) -> Value {
         "term_start": a.term_start,
         "term_end": a.term_end,
         "grace_end": if a.state == State::Grace { lifecycle::grace_end(a, &app.config.policy) } else { None },
+        "email_verified": a.email_verified,
         "auto_renew": a.auto_renew,
         "next_plan": a.next_plan,
+        "payment_method": a.payment_method.as_ref().map(|c| json!({
+            "brand": c.brand, "last4": c.last4, "exp_month": c.exp_month, "exp_year": c.exp_year,
+        })),
+        "renewal": a.renewal.as_ref().map(|r| json!({
+            "term_end": r.term_end, "plan": r.plan, "amount": r.amount.amount, "currency": r.amount.currency,
+            "attempt": r.attempt, "status": r.status,
+        })),
+        "last_payment": a.last_payment.as_ref().map(|l| json!({
+            "at": l.at, "plan": l.plan, "months": l.months, "amount": l.amount.amount,
+            "proration": l.proration, "currency": l.amount.currency,
+            "term_start": l.term_start, "term_end": l.term_end,
+        })),
         "usage": a.usage,
         "terms_version": a.terms_version,
         "contracting_party": a.contracting_party,
@@ -159,28 +94,19 @@ fn account_json(a: &Account, app: &App, now: DateTime<Utc>) -> Value {
     })
 }
 
-async fn authorized(app: &App, req: &Request, id: &str) -> Result<(DateTime<Utc>, Account), ApiError> {
-    let now = event_time(req)?;
-    bearer_for(req, &app.config.token_secret, now, id)?;
-    let a = app.store.account(id).await?.ok_or_else(ApiError::not_found)?;
-    if a.state == State::Terminated {
-        return Err(refused(Refusal::Terminated));
-    }
-    Ok((now, a))
-}
-
 async fn view(app: &App, req: &Request, id: &str) -> ApiResult {
-    let (now, a) = authorized(app, req, id).await?;
+    let (now, _, a) = session::account(app, req, id).await?;
     json_response(StatusCode::OK, &account_json(&a, app, now))
 }
 
 async fn history(app: &App, req: &Request, id: &str) -> ApiResult {
-    authorized(app, req, id).await?;
-    let items = app.store.query_prefix(&account_pk(id), "EVENT#").await?;
-    let events: Vec<Value> = items
+    session::account(app, req, id).await?;
+    let events: Vec<Value> = app
+        .accounts
+        .history(id)
+        .await?
         .into_iter()
-        .filter_map(|i| from_item::<HistoryEvent>(i).ok())
-        .map(|h| {
+        .map(|h: HistoryEvent| {
             let mut v = json!({ "at": h.at, "kind": h.kind });
             if let Value::Object(m) = h.detail {
                 for (k, x) in m {
@@ -214,8 +140,12 @@ async fn usage(app: &App, req: &Request, id: &str) -> ApiResult {
         errs.push(domain::FieldError::required("storage_gb"));
     }
     errs.into_result()?;
-    let usage = Usage { users: b.users.unwrap_or(0), storage_gb: b.storage_gb.unwrap_or(0), features: b.features.unwrap_or_default() };
-    let (a, ()) = update_account(app, id, now, |a| {
+    let usage = Usage {
+        users: b.users.unwrap_or(0),
+        storage_gb: b.storage_gb.unwrap_or(0),
+        features: b.features.unwrap_or_default(),
+    };
+    let (a, ()) = update_account(app, id, now, |a| -> Result<_, ApiError> {
         if matches!(a.state, State::Terminated | State::Deleted) {
             return Err(refused(Refusal::Terminated));
         }
@@ -229,7 +159,10 @@ async fn usage(app: &App, req: &Request, id: &str) -> ApiResult {
 async fn activity(app: &App, req: &Request, id: &str) -> ApiResult {
     require_key(req, "x-service-key", &app.config.service_key)?;
     let now = event_time(req)?;
-    update_account(app, id, now, |a| Ok(Decision::new((), lifecycle::record_activity(a, now).map_err(refused)?))).await?;
+    update_account(app, id, now, |a| -> Result<_, ApiError> {
+        Ok(Decision::new((), lifecycle::record_activity(a, now).map_err(refused)?))
+    })
+    .await?;
     empty(StatusCode::NO_CONTENT)
 }
 
@@ -240,12 +173,12 @@ struct TerminationBody {
 
 async fn termination(app: &App, req: &Request, id: &str) -> ApiResult {
     let now = event_time(req)?;
-    bearer_for(req, &app.config.token_secret, now, id)?;
+    let claims = bearer_for(req, &app.config.token_secret, now, id)?;
     let b: TerminationBody = parse_body(req)?;
     let confirm = required_text("confirm_domain", b.confirm_domain.as_deref(), 63)?;
     let p = app.config.policy.clone();
-    let (a, ()) = update_account(app, id, now, |a| {
-        if a.domain != confirm {
+    let (a, ()) = session::update(app, id, now, &claims, |a| -> Result<_, ApiError> {
+        if a.domain != confirm.as_str() {
             return Err(ApiError::field("confirm_domain", "must be the account's domain"));
         }
         Ok(Decision::new((), lifecycle::terminate(a, &p, now).map_err(refused)?))
@@ -266,9 +199,62 @@ async fn suspension(app: &App, req: &Request, id: &str) -> ApiResult {
     let now = event_time(req)?;
     let b: SuspensionBody = parse_body(req)?;
     let p = app.config.policy.clone();
-    let (a, ()) = update_account(app, id, now, |a| {
+    let (a, ()) = update_account(app, id, now, |a| -> Result<_, ApiError> {
         let mut d = Decision::new((), lifecycle::suspend_for_violation(a, &p, now).map_err(refused)?);
-        d.history.push(HistoryEvent { at: now, kind: "operator_note".into(), detail: json!({ "note": b.note }) });
+        d.history.push(HistoryEvent::new(now, "operator_note", json!({ "note": b.note })));
+        Ok(d)
+    })
+    .await?;
+    json_response(StatusCode::OK, &json!({ "account_id": a.id, "state": a.state, "state_reason": a.state_reason }))
+}
+
+/// `GET /accounts/by-domain/{label}` (service key): the standing the product enforces, from one
+/// item (the domain claim). A deleted account's label is free again: 404.
+async fn by_domain(app: &App, req: &Request, label: &str) -> ApiResult {
+    require_key(req, "x-service-key", &app.config.service_key)?;
+    let label = domain::types::DomainLabel::parse("label", Some(label))?;
+    let (account_id, s) = app.accounts.standing(&label).await?.ok_or_else(ApiError::not_found)?;
+    let limits = app.catalog.get(s.plan.as_str()).map(|p| p.limits.clone());
+    json_response(
+        StatusCode::OK,
+        &json!({"account_id": account_id, "domain": label, "state": s.state, "state_reason": s.state_reason,
+                "plan": s.plan, "limits": limits, "version": s.version}),
+    )
+}
+
+/// `GET /operator/failed-mail` (operator): mail set aside after its last try, newest first.
+async fn failed_mail(app: &App, req: &Request) -> ApiResult {
+    require_key(req, "x-operator-key", &app.config.operator_key)?;
+    let mails: Vec<Value> = app
+        .outbox
+        .failed(200)
+        .await?
+        .into_iter()
+        .map(|m| {
+            json!({"key": m.key, "account_id": m.account_id, "to": m.to, "subject": m.subject,
+                   "attempts": m.attempts, "last_error": m.last_error})
+        })
+        .collect();
+    json_response(StatusCode::OK, &json!({ "mails": mails }))
+}
+
+/// `DELETE /accounts/{id}/suspension` (operator): a violation suspension lifted; the account
+/// takes the state its plan and term give now.
+async fn lift_suspension(app: &App, req: &Request, id: &str) -> ApiResult {
+    require_key(req, "x-operator-key", &app.config.operator_key)?;
+    let now = event_time(req)?;
+    let (p, catalog) = (app.config.policy.clone(), app.catalog);
+    let (a, ()) = update_account(app, id, now, |a| -> Result<_, ApiError> {
+        let effects = lifecycle::lift_suspension(a, &p, catalog, now).map_err(|e| {
+            ApiError::with(
+                StatusCode::CONFLICT,
+                "not_suspended_for_violation",
+                e.to_string(),
+                json!({"state": a.state, "state_reason": a.state_reason}),
+            )
+        })?;
+        let mut d = Decision::new((), effects);
+        d.history.push(HistoryEvent::new(now, "suspension_lifted", json!({})));
         Ok(d)
     })
     .await?;
@@ -280,9 +266,9 @@ mod tests {
     use super::*;
     use domain::countries::ContractingParty;
     use platform::auth::hash_password;
-    use platform::items::{email_pk, to_item};
-    use platform::store::{put, Change};
-    use platform::testkit::{app, event, status_and_json};
+    use platform::repo::accounts::User;
+    use platform::testkit::{app, event, status_and_json, v};
+    use platform::Change;
 
     const SIGN_IN: &str = include_str!("../tests/events/sign-in.json");
     const USAGE: &str = include_str!("../tests/events/usage.json");
@@ -297,12 +283,30 @@ mod tests {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let (domain, email) = (format!("h{}", &id[..10]), format!("{}@handler.example", &id[..8]));
         let at = domain::time::from_epoch(1_798_761_600).unwrap();
-        let mut a = Account::new_free(id.clone(), domain.clone(), "Acme".into(), "US".into(), None,
-            ContractingParty { name: "Bitrix, Inc.".into(), notices_email: "privacy@bitrix24.com".into() },
-            email.clone(), "2021-11-01".into(), at);
-        let login = Login { email: email.clone(), account_id: id.clone(), domain: domain.clone(), password_hash: hash_password("correct horse battery").unwrap() };
-        let extra = vec![put(app.store.table(), to_item(email_pk(&email), "EMAIL", "login", &login).unwrap(), None).unwrap()];
-        app.store.commit(Change { account: &mut a, expected_version: None, effects: &[], history: vec![], extra, now: at }, &app.config.policy).await.unwrap();
+        let party = ContractingParty { name: "Bitrix, Inc.".into(), notices_email: "privacy@bitrix24.com".into() };
+        let mut a = Account::new_free(
+            id.clone(),
+            v(&domain),
+            "Acme".into(),
+            v("US"),
+            None,
+            party,
+            v(&email),
+            "2021-11-01".into(),
+            at,
+        );
+        a.email_verified = true;
+        let user = User {
+            account_id: id.clone(),
+            email: v(&email),
+            first_name: "A".into(),
+            last_name: "B".into(),
+            role: "administrator".into(),
+            created_at: at,
+        };
+        let extra = app.accounts.signup_writes(&a, &user, hash_password("correct horse battery").unwrap()).unwrap();
+        let change = Change { account: &mut a, expected_version: None, effects: &[], history: vec![], extra, now: at };
+        app.accounts.commit(change, &app.config.policy).await.unwrap();
         (id, domain, email)
     }
 
@@ -310,7 +314,8 @@ mod tests {
     async fn a_sign_in_event_gives_a_token_that_reads_only_its_own_account() {
         let app = app().await;
         let (id, domain, email) = seeded(&app).await;
-        let (status, body) = call(&app, SIGN_IN, &[("domain", &domain), ("email", &email), ("password", "correct horse battery")]).await;
+        let (status, body) =
+            call(&app, SIGN_IN, &[("domain", &domain), ("email", &email), ("password", "correct horse battery")]).await;
         assert_eq!(status, 200, "{body}");
         let token = body["token"].as_str().unwrap().to_string();
         let (status, view) = call(&app, ACCOUNT, &[("id", &id), ("token", &token)]).await;
@@ -325,8 +330,14 @@ mod tests {
     async fn a_wrong_password_and_an_unknown_email_get_the_same_401() {
         let app = app().await;
         let (_, domain, email) = seeded(&app).await;
-        let wrong = call(&app, SIGN_IN, &[("domain", &domain), ("email", &email), ("password", "not the password")]).await;
-        let unknown = call(&app, SIGN_IN, &[("domain", &domain), ("email", "nobody@handler.example"), ("password", "not the password")]).await;
+        let wrong =
+            call(&app, SIGN_IN, &[("domain", &domain), ("email", &email), ("password", "not the password")]).await;
+        let unknown = call(
+            &app,
+            SIGN_IN,
+            &[("domain", &domain), ("email", "nobody@handler.example"), ("password", "not the password")],
+        )
+        .await;
         assert_eq!(wrong.0, 401);
         assert_eq!(wrong, unknown);
     }

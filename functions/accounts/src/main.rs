@@ -1,6 +1,8 @@
 //! accounts: sign-in, the account view and forecast, history, usage/activity, termination.
 
+mod export;
 mod handler;
+mod identity;
 
 use lambda_http::{run, service_fn, Error, Request};
 use platform::{telemetry, App};

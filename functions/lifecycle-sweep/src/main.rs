@@ -1,6 +1,16 @@
 //! lifecycle-sweep: on each EventBridge schedule, applies what is due and sends the outbox.
 
+mod charges;
 mod handler;
+mod lanes;
+#[cfg(test)]
+mod lanes_tests;
+mod publish;
+#[cfg(test)]
+mod publish_tests;
+mod rollout;
+mod steps;
+mod summary;
 
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use platform::{telemetry, App};
@@ -10,5 +20,7 @@ use serde_json::Value;
 async fn main() -> Result<(), Error> {
     telemetry::init();
     let app = App::from_env().await?;
-    run(service_fn(|event: LambdaEvent<Value>| handler::handle(&app, event))).await
+    let bus = publish::EventBridgeBus::from_env().await;
+    let bus = bus.as_ref().map(|b| b as &dyn publish::Bus);
+    run(service_fn(|event: LambdaEvent<Value>| handler::handle(&app, bus, event))).await
 }

@@ -1,6 +1,11 @@
-//! renewal: plans, compatibility chart, checkout, auto-renewal, next plan, payment webhook.
+//! renewal: plans, compatibility, auto-renewal, next plan, the saved card, checkout, Stripe's
+//! webhook and the operator's list of unapplied payments.
 
+mod card;
+mod checkout;
 mod handler;
+mod plans;
+mod webhook;
 
 use lambda_http::{run, service_fn, Error, Request};
 use platform::{telemetry, App};

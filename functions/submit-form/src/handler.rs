@@ -8,7 +8,7 @@ use platform::http::{answer, method_not_allowed, segments, ApiResult};
 use platform::{ApiError, App};
 
 pub(crate) async fn handle(app: &App, req: Request) -> Result<Response<Body>, Error> {
-    Ok(answer(&app.store, "submit-form", route(app, &req)).await)
+    Ok(answer(app, "submit-form", &req, route(app, &req)).await)
 }
 
 async fn route(app: &App, req: &Request) -> ApiResult {
@@ -39,6 +39,10 @@ async fn route(app: &App, req: &Request) -> ApiResult {
         },
         ["forms", "data-request"] => match *m {
             Method::POST => notices::data_request(app, req).await,
+            _ => Err(method_not_allowed()),
+        },
+        ["forms", "data-request", id, "answer"] => match *m {
+            Method::POST => notices::answer_data_request(app, req, id).await,
             _ => Err(method_not_allowed()),
         },
         ["partners"] => match *m {

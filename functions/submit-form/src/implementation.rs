@@ -1,76 +1,33 @@
 //! The implementation request (SPEC: Forms): the page, the submission routed to up to five
 //! partners through the outbox, the "Resend" of the confirmation, and the operator's switch.
 
-use crate::db::{self, form_pk, idempotency_pk, take_partner_slot, throttle_hit};
+use crate::ids;
 use crate::page::{render, View};
 use anyhow::Context;
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use chrono::{DateTime, Duration, Utc};
 use domain::field::FieldErrors;
 use domain::forms::{
-    choose_partners, confirmation_mail, lead_mail, FormLimits, FormRefusal, ImplementationRequest,
-    ImplementationRequestInput, FORM_DISABLED,
+    choose_partners, confirmation_mail, lead_mail, FormRefusal, ImplementationRequestInput, FORM_DISABLED,
 };
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
-use platform::http::{event_time, header, html, is_form, json_response, parse_body, require_key, source_ip, ApiResult};
-use platform::items::{from_item, key, n, to_item, OutboxMail};
+use platform::dynamo::{Tag, WriteError};
+use platform::http::{
+    event_time, header, html, is_form, json_response, parse_body, parse_form_or_json, require_key, source_ip, ApiResult,
+};
 use platform::outbox::deliver;
-use platform::store::{put, WriteError};
+use platform::repo::forms::{FormRecord, IdempotencyRecord, Routed};
+use platform::repo::outbox::OutboxMail;
 use platform::{ApiError, App};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use std::sync::OnceLock;
 
 /// Attempts at the submission's transaction when another request took a partner's slot first.
-const ATTEMPTS: usize = 5;
+/// Enough for every partner of a country to be taken once by other requests while this one retries.
+const ATTEMPTS: usize = 10;
 /// How long an `Idempotency-Key` is remembered.
 const IDEMPOTENCY_HOURS: i64 = 24;
-
-/// Limits from `FORM_LIMITS_JSON` (any of `per_email_per_hour`, `per_ip_per_hour`,
-/// `resends_per_request`), else the defaults.
-pub(crate) fn limits() -> &'static FormLimits {
-    static LIMITS: OnceLock<FormLimits> = OnceLock::new();
-    LIMITS.get_or_init(|| match std::env::var("FORM_LIMITS_JSON") {
-        Ok(j) if !j.trim().is_empty() => serde_json::from_str(&j).unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "FORM_LIMITS_JSON does not parse; using the defaults");
-            FormLimits::default()
-        }),
-        _ => FormLimits::default(),
-    })
-}
-
-/// A partner as remembered on the request, for the confirmation and its resends.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Routed {
-    id: String,
-    name: String,
-}
-
-/// `FORM#<id>/META`: the accepted request.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct FormRecord {
-    id: String,
-    received_at: DateTime<Utc>,
-    #[serde(flatten)]
-    request: ImplementationRequest,
-    partners: Vec<Routed>,
-    resends: u32,
-    #[serde(default)]
-    source_ip: Option<String>,
-    #[serde(default)]
-    user_agent: Option<String>,
-}
-
-/// `IDEMPOTENCY#form#<key>`: the first answer to a POST carrying that key.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct IdempotencyRecord {
-    payload_sha256: String,
-    request_id: String,
-    partners: Vec<String>,
-    expires_at: i64,
-}
 
 struct Accepted {
     request_id: String,
@@ -108,7 +65,7 @@ const EMBARGO_DETAIL: &str =
     "We cannot accept requests from this country or region: it is subject to export restrictions (§13.3).";
 
 pub(crate) async fn page(app: &App, _req: &Request) -> ApiResult {
-    if db::form_disabled(&app.store).await? {
+    if app.forms.form_disabled().await? {
         return html(StatusCode::SERVICE_UNAVAILABLE, render(&View::Disabled { detail: disabled_detail() }));
     }
     html(StatusCode::OK, render(&View::Form { input: &Default::default(), errors: &Default::default() }))
@@ -132,7 +89,8 @@ pub(crate) async fn submit(app: &App, req: &Request) -> ApiResult {
             }),
         ),
         Ok(a) => {
-            let mut resp = json_response(StatusCode::CREATED, &json!({"request_id": a.request_id, "partners": a.partners}))?;
+            let mut resp =
+                json_response(StatusCode::CREATED, &json!({"request_id": a.request_id, "partners": a.partners}))?;
             if a.replayed {
                 resp.headers_mut().insert("idempotent-replayed", lambda_http::http::HeaderValue::from_static("true"));
             }
@@ -165,13 +123,19 @@ fn failure_problem(f: Failure) -> ApiError {
 
 fn failure_page(f: Failure) -> ApiResult {
     match f {
-        Failure::Invalid(input, errors) => html(StatusCode::BAD_REQUEST, render(&View::Form { input: &input, errors: &errors })),
+        Failure::Invalid(input, errors) => {
+            html(StatusCode::BAD_REQUEST, render(&View::Form { input: &input, errors: &errors }))
+        }
         Failure::Embargoed => html(
             StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS,
             render(&View::Message { title: "Request not accepted", text: EMBARGO_DETAIL }),
         ),
-        Failure::Disabled => html(StatusCode::SERVICE_UNAVAILABLE, render(&View::Disabled { detail: disabled_detail() })),
-        Failure::Throttled => html(StatusCode::TOO_MANY_REQUESTS, render(&View::Disabled { detail: throttled_detail() })),
+        Failure::Disabled => {
+            html(StatusCode::SERVICE_UNAVAILABLE, render(&View::Disabled { detail: disabled_detail() }))
+        }
+        Failure::Throttled => {
+            html(StatusCode::TOO_MANY_REQUESTS, render(&View::Disabled { detail: throttled_detail() }))
+        }
         Failure::Api(ApiError::Invalid(errors)) => {
             html(StatusCode::BAD_REQUEST, render(&View::Form { input: &Default::default(), errors: &errors }))
         }
@@ -190,10 +154,9 @@ fn idempotency_key(req: &Request) -> Result<Option<String>, ApiError> {
 
 /// The answer stored under an idempotency key, if any; a different payload under the same key is refused.
 async fn replay(app: &App, key: &str, hash: &str, now: DateTime<Utc>) -> Result<Option<Accepted>, ApiError> {
-    let Some(item) = app.store.get(&idempotency_pk(key), "IDEMPOTENCY").await? else {
+    let Some(rec) = app.forms.idempotency(key).await? else {
         return Ok(None);
     };
-    let rec: IdempotencyRecord = from_item(item)?;
     if rec.expires_at <= now.timestamp() {
         return Ok(None);
     }
@@ -209,13 +172,13 @@ async fn replay(app: &App, key: &str, hash: &str, now: DateTime<Utc>) -> Result<
 
 async fn accept(app: &App, req: &Request) -> Result<Accepted, Failure> {
     let now = event_time(req)?;
-    let input: ImplementationRequestInput = parse_body(req)?;
-    if db::form_disabled(&app.store).await? {
+    let input: ImplementationRequestInput = parse_form_or_json(req)?;
+    if app.forms.form_disabled().await? {
         return Err(Failure::Disabled);
     }
     if input.is_bot() {
         tracing::info!(honeypot = true, "implementation request dropped: honeypot filled");
-        return Ok(Accepted { request_id: db::new_id(), partners: vec![], replayed: false });
+        return Ok(Accepted { request_id: ids::new_id(), partners: vec![], replayed: false });
     }
     let request = match input.parse() {
         Ok(r) => r,
@@ -229,16 +192,16 @@ async fn accept(app: &App, req: &Request) -> Result<Accepted, Failure> {
             return Ok(prev);
         }
     }
-    let limits = limits();
+    let limits = &app.config.form_limits;
     let ip = source_ip(req).filter(|ip| !ip.is_empty());
     let user_agent = header(req, "user-agent").map(|s| s.chars().take(300).collect());
-    let id = db::new_id();
-    let table = app.store.table().to_string();
+    let id = ids::new_id();
 
     for attempt in 1..=ATTEMPTS {
-        let partners = db::partners_for(&app.store, &request.country).await?;
-        let chosen = choose_partners(&partners, &request.country, &request.product, now.timestamp());
-        let routed: Vec<Routed> = chosen.iter().map(|c| Routed { id: c.partner.id.clone(), name: c.partner.name.clone() }).collect();
+        let partners = app.forms.partners_for(&request.country).await?;
+        let chosen = choose_partners(&partners, request.country.as_str(), &request.product, now.timestamp());
+        let routed: Vec<Routed> =
+            chosen.iter().map(|c| Routed { id: c.partner.id.clone(), name: c.partner.name.clone() }).collect();
         let record = FormRecord {
             id: id.clone(),
             received_at: now,
@@ -248,92 +211,88 @@ async fn accept(app: &App, req: &Request) -> Result<Accepted, Failure> {
             source_ip: ip.clone(),
             user_agent: user_agent.clone(),
         };
-
-        // Index order matters: a lost condition is reported by its index.
-        let mut items = vec![put(&table, to_item(form_pk(&id), "META", "implementation_request", &record)?, Some("attribute_not_exists(PK)"))?];
-        let partner_idx = items.len()..items.len() + chosen.len();
+        let mut writes = vec![app.forms.new_form(&record)?];
         for c in &chosen {
-            items.push(take_partner_slot(&table, &c.partner.id, c.previous, c.sent_at)?);
+            writes.push(app.forms.take_partner_slot(&c.partner.id, c.previous, c.sent_at));
         }
-        let throttle_start = items.len();
-        items.push(throttle_hit(&table, request.email.as_str(), now, limits.per_email_per_hour)?);
+        writes.push(app.rates.hit(limits.per_recipient(), request.email.as_str(), now));
         if let Some(ip) = &ip {
-            items.push(throttle_hit(&table, ip, now, limits.per_ip_per_hour)?);
+            writes.push(app.rates.hit(limits.per_ip(), ip, now));
         }
-        let throttle_idx = throttle_start..items.len();
-        let idem_idx = match &idem {
-            Some(k) => {
-                let rec = IdempotencyRecord {
-                    payload_sha256: hash.clone(),
-                    request_id: id.clone(),
-                    partners: routed.iter().map(|r| r.id.clone()).collect(),
-                    expires_at: (now + Duration::hours(IDEMPOTENCY_HOURS)).timestamp(),
-                };
-                let mut item = to_item(idempotency_pk(k), "IDEMPOTENCY", "idempotency", &rec)?;
-                item.insert(platform::items::EXPIRES_AT.into(), n(rec.expires_at));
-                // An expired key may be used again (TTL removes it only eventually).
-                let p = Put::builder()
-                    .table_name(&table)
-                    .set_item(Some(item))
-                    .condition_expression("attribute_not_exists(PK) OR expires_at <= :now")
-                    .expression_attribute_values(":now", n(now.timestamp()))
-                    .build()
-                    .context("idempotency put")?;
-                items.push(TransactWriteItem::builder().put(p).build());
-                Some(items.len() - 1)
-            }
-            None => None,
-        };
+        if let Some(k) = &idem {
+            let rec = IdempotencyRecord {
+                payload_sha256: hash.clone(),
+                request_id: id.clone(),
+                partners: routed.iter().map(|r| r.id.clone()).collect(),
+                expires_at: (now + Duration::hours(IDEMPOTENCY_HOURS)).timestamp(),
+            };
+            writes.push(app.forms.idempotency_put(k, &rec, now)?);
+        }
         let mut mails = Vec::with_capacity(chosen.len() + 1);
         for c in &chosen {
+            let lead = lead_mail(&request, &c.partner.name, &id);
             mails.push(OutboxMail::leased(
-                format!("form#{id}#lead#{}", c.partner.id), None,
+                format!("form#{id}#lead#{}", c.partner.id),
+                None,
                 vec![c.partner.email.clone()],
-                lead_mail(&request, &c.partner.name, &id),
-                now,
+                lead,
+                &app.config.mail,
             ));
         }
         let names: Vec<String> = routed.iter().map(|r| r.name.clone()).collect();
+        let confirmation = confirmation_mail(&request, &names, &id, false);
         mails.push(OutboxMail::leased(
-            format!("form#{id}#confirmation"), None,
-            vec![request.email.as_str().to_string()],
-            confirmation_mail(&request, &names, &id, false),
-            now,
+            format!("form#{id}#confirmation"),
+            None,
+            vec![request.email.clone()],
+            confirmation,
+            &app.config.mail,
         ));
         for m in &mails {
-            items.push(app.store.outbox_put(m)?);
+            writes.push(app.outbox.put(m)?);
         }
 
-        match app.store.transact(items).await {
+        match app.forms.transact(writes).await {
             Ok(()) => {
-                let d = deliver(&app.store, app.mailer.as_ref(), &mails, now).await;
+                let d = deliver(&app.outbox, app.mailer.as_ref(), &mails, now).await;
                 tracing::info!(request_id = %id, partners = routed.len(), sent = d.sent, failed = d.failed, "implementation request accepted");
-                platform::telemetry::metrics("submit-form", &[("ImplementationRequests", 1.0), ("LeadsRouted", routed.len() as f64)]);
-                return Ok(Accepted { request_id: id, partners: routed.into_iter().map(|r| r.id).collect(), replayed: false });
+                platform::telemetry::metrics(
+                    "submit-form",
+                    &[("ImplementationRequests", 1.0), ("LeadsRouted", routed.len() as f64)],
+                );
+                return Ok(Accepted {
+                    request_id: id,
+                    partners: routed.into_iter().map(|r| r.id).collect(),
+                    replayed: false,
+                });
             }
-            Err(WriteError::Conflict { failed }) => {
-                if failed.iter().any(|i| throttle_idx.contains(i)) {
-                    tracing::info!("implementation request refused: sender over the rate limit");
-                    return Err(Failure::Throttled);
-                }
-                if let (Some(i), Some(k)) = (idem_idx, &idem) {
-                    if failed.contains(&i) {
-                        if let Some(prev) = replay(app, k, &hash, now).await? {
-                            return Ok(prev);
-                        }
-                    }
-                }
-                if failed.iter().any(|i| partner_idx.contains(i)) {
-                    tracing::info!(attempt, "a partner's slot was taken meanwhile; choosing again");
-                    continue;
-                }
-                return Err(anyhow::anyhow!("submission transaction lost conditions {failed:?}").into());
+            Err(e) if e.lost(Tag::RateLimit) => {
+                tracing::info!("implementation request refused: sender over the rate limit");
+                return Err(Failure::Throttled);
             }
-            Err(WriteError::Other(e)) if db::is_transaction_conflict(&e) => continue,
-            Err(WriteError::Other(e)) => return Err(e.into()),
+            Err(e) if e.lost(Tag::Idempotency) => {
+                if let Some(prev) = replay(app, idem.as_deref().unwrap_or_default(), &hash, now).await? {
+                    return Ok(prev);
+                }
+                continue;
+            }
+            Err(e) if e.lost(Tag::PartnerSlot) => {
+                tracing::info!(attempt, "a partner's slot was taken meanwhile; choosing again");
+                backoff(attempt).await;
+                continue;
+            }
+            Err(WriteError::Contended) => continue,
+            Err(e) => return Err(anyhow::Error::from(e).context("implementation request").into()),
         }
     }
-    Err(ApiError::problem(StatusCode::CONFLICT, "busy", "many requests are being routed right now; please retry").into())
+    Err(ApiError::problem(StatusCode::CONFLICT, "busy", "many requests are being routed right now; please retry")
+        .into())
+}
+
+/// A short random pause before choosing again, so racing requests stop colliding in lockstep.
+async fn backoff(attempt: usize) {
+    let ms = 5 * attempt as u64 + u64::from(uuid::Uuid::new_v4().as_bytes()[0] % 16);
+    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
 }
 
 /// `POST /forms/implementation-request/{id}/resend`: the confirmation again, a few times at most.
@@ -346,12 +305,12 @@ pub(crate) async fn resend(app: &App, req: &Request, id: &str) -> ApiResult {
                 resend_action: "resend".into(),
                 partners: rec.partners.len(),
                 note: Some("We sent the confirmation again."),
-                can_resend: n < limits().resends_per_request,
+                can_resend: n < app.config.form_limits.resends_per_request,
             }),
         ),
         Ok((_, n)) => json_response(
             StatusCode::ACCEPTED,
-            &json!({"request_id": id, "resends": n, "resends_left": limits().resends_per_request.saturating_sub(n)}),
+            &json!({"request_id": id, "resends": n, "resends_left": app.config.form_limits.resends_per_request.saturating_sub(n)}),
         ),
         Err(e) if form => match e.status() {
             StatusCode::TOO_MANY_REQUESTS => html(
@@ -363,7 +322,10 @@ pub(crate) async fn resend(app: &App, req: &Request, id: &str) -> ApiResult {
             ),
             StatusCode::NOT_FOUND => html(
                 StatusCode::NOT_FOUND,
-                render(&View::Message { title: "Request not found", text: "We have no implementation request with this id." }),
+                render(&View::Message {
+                    title: "Request not found",
+                    text: "We have no implementation request with this id.",
+                }),
             ),
             _ => Err(e),
         },
@@ -373,51 +335,46 @@ pub(crate) async fn resend(app: &App, req: &Request, id: &str) -> ApiResult {
 
 async fn resend_inner(app: &App, req: &Request, id: &str) -> Result<(FormRecord, u32), ApiError> {
     let now = event_time(req)?;
-    if !db::is_id(id) {
+    if !ids::is_id(id) {
         return Err(ApiError::not_found());
     }
-    let max = limits().resends_per_request;
-    let table = app.store.table().to_string();
+    let max = app.config.form_limits.resends_per_request;
     for _ in 0..ATTEMPTS {
-        let Some(item) = app.store.get(&form_pk(id), "META").await? else {
+        let Some(rec) = app.forms.form(id).await? else {
             return Err(ApiError::not_found());
         };
-        let rec: FormRecord = from_item(item)?;
         if rec.resends >= max {
             return Err(ApiError::with(
                 StatusCode::TOO_MANY_REQUESTS,
                 "resend_limit",
                 format!("the confirmation can be re-sent at most {max} times"),
-                json!({"resends": rec.resends}),
+                // Every 429 says when to come back; this one never lifts, so a day is as good as any.
+                json!({"resends": rec.resends, "retry_after": 86400}),
             ));
         }
         let next = rec.resends + 1;
-        let bump = Update::builder()
-            .table_name(&table)
-            .set_key(Some(key(form_pk(id), "META")))
-            .update_expression("SET resends = :next")
-            .condition_expression("resends = :cur")
-            .expression_attribute_values(":next", n(i64::from(next)))
-            .expression_attribute_values(":cur", n(i64::from(rec.resends)))
-            .build()
-            .context("resend update")?;
         let names: Vec<String> = rec.partners.iter().map(|p| p.name.clone()).collect();
         let mail = OutboxMail::leased(
-            format!("form#{id}#resend#{next}"), None,
-            vec![rec.request.email.as_str().to_string()],
+            format!("form#{id}#resend#{next}"),
+            None,
+            vec![rec.request.email.clone()],
             confirmation_mail(&rec.request, &names, id, true),
-            now,
+            &app.config.mail,
         );
-        let mut items = vec![TransactWriteItem::builder().update(bump).build()];
-        items.push(app.store.outbox_put(&mail)?);
-        match app.store.transact(items).await {
+        let ip = source_ip(req).unwrap_or_default();
+        let writes = vec![
+            app.forms.bump_resends(id, rec.resends),
+            app.outbox.put(&mail)?,
+            app.rates.hit(app.config.rate_limits.resend_ip(), &ip, now),
+        ];
+        match app.forms.transact(writes).await {
             Ok(()) => {
-                deliver(&app.store, app.mailer.as_ref(), std::slice::from_ref(&mail), now).await;
+                deliver(&app.outbox, app.mailer.as_ref(), std::slice::from_ref(&mail), now).await;
                 return Ok((rec, next));
             }
-            Err(WriteError::Conflict { .. }) => continue,
-            Err(WriteError::Other(e)) if db::is_transaction_conflict(&e) => continue,
-            Err(WriteError::Other(e)) => return Err(e.into()),
+            Err(e) if e.lost(Tag::RateLimit) => return Err(ApiError::over_limit(now)),
+            Err(WriteError::Conflict(_) | WriteError::Contended) => continue,
+            Err(e) => return Err(e.into()),
         }
     }
     Err(ApiError::problem(StatusCode::CONFLICT, "busy", "the request is being re-sent meanwhile; please retry"))
@@ -434,7 +391,7 @@ pub(crate) async fn settings(app: &App, req: &Request) -> ApiResult {
     let now = event_time(req)?;
     let body: SettingsBody = parse_body(req)?;
     let disabled = body.disabled.ok_or_else(|| ApiError::Invalid(domain::FieldError::required("disabled").into()))?;
-    db::set_form_disabled(&app.store, disabled, now).await?;
+    app.forms.set_form_disabled(disabled, now).await?;
     tracing::info!(disabled, "implementation request form switched");
     json_response(StatusCode::OK, &json!({"disabled": disabled}))
 }

@@ -2,8 +2,8 @@
 //! request) and their operator routes.
 
 mod country_names;
-mod db;
 mod handler;
+mod ids;
 mod implementation;
 mod notices;
 mod page;

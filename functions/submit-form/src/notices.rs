@@ -1,57 +1,41 @@
 //! Copyright notices (§15.1, §15.3), personal data requests (§5.5, §26.5), and the operator's
 //! partner route. Each accepted submission is one transaction with its outbox mail.
 
-use crate::db::{self, copyright_pk, data_request_pk, partner_sk, PARTNERS_PK};
-use anyhow::Context;
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
-use chrono::{DateTime, Utc};
+use crate::ids;
 use domain::field::FieldError;
 use domain::forms::{
     account_label, copyright_ack_mail, copyright_forward_mail, data_request_ack_mail, data_request_forward_mail,
-    data_request_next_due, respond_by, CopyrightNotice, CopyrightNoticeInput, DataRequestInput, DataRequestRecord,
-    PartnerInput,
+    data_request_next_due, respond_by, CopyrightNoticeInput, DataRequestInput, DataRequestRecord, PartnerInput,
 };
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
-use platform::http::{event_time, json_response, parse_body, require_key, source_ip, ApiResult};
-use platform::items::{account_pk, from_item, key, s, set_due, to_item, OutboxMail, META};
+use platform::dynamo::WriteError;
+use platform::http::{
+    event_time, header, json_response, parse_body, parse_form_or_json, require_key, source_ip, ApiResult,
+};
 use platform::outbox::deliver;
-use platform::store::{put, WriteError};
+use platform::repo::forms::CopyrightRecord;
+use platform::repo::outbox::OutboxMail;
 use platform::{ApiError, App};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
-
-/// `COPYRIGHT#<id>/META`: the notice, the account its location names, and the operator's outcome.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct CopyrightRecord {
-    id: String,
-    received_at: DateTime<Utc>,
-    #[serde(flatten)]
-    notice: CopyrightNotice,
-    /// The domain label the location names, whether or not an account holds it.
-    domain: Option<String>,
-    account_id: Option<String>,
-    #[serde(default)]
-    source_ip: Option<String>,
-    /// Absent (not NULL) until the operator decides: the outcome's write is conditional on that.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    permanent_removal: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    decided_at: Option<DateTime<Utc>>,
-}
 
 /// `POST /forms/copyright-notice`: recorded, acknowledged to the sender, forwarded to the
 /// administrators of the account the location names (if there is one).
 pub(crate) async fn copyright_notice(app: &App, req: &Request) -> ApiResult {
     let now = event_time(req)?;
-    let input: CopyrightNoticeInput = parse_body(req)?;
+    let input: CopyrightNoticeInput = parse_form_or_json(req)?;
+    if input.is_bot() {
+        tracing::info!(honeypot = true, "copyright notice dropped: honeypot filled");
+        return json_response(StatusCode::CREATED, &json!({"notice_id": ids::new_id()}));
+    }
     let notice = input.parse()?;
     let label = account_label(&notice.location, &app.config.base_domain);
     let account = match &label {
-        Some(l) => db::account_by_label(&app.store, l).await?,
+        Some(l) => app.accounts.by_domain(l).await?,
         None => None,
     };
-    let id = db::new_id();
+    let id = ids::new_id();
     let record = CopyrightRecord {
         id: id.clone(),
         received_at: now,
@@ -63,27 +47,32 @@ pub(crate) async fn copyright_notice(app: &App, req: &Request) -> ApiResult {
         decided_at: None,
     };
     let mut mails = vec![OutboxMail::leased(
-        format!("copyright#{id}#ack"), None,
-        vec![notice.contact_email.as_str().to_string()],
+        format!("copyright#{id}#ack"),
+        None,
+        vec![notice.contact_email.clone()],
         copyright_ack_mail(&notice, &id),
-        now,
+        &app.config.mail,
     )];
     if let Some(a) = account.as_ref().filter(|a| !a.admins.is_empty()) {
         let portal = format!("{}.{}", a.domain, app.config.base_domain);
-        let mut m = OutboxMail::leased(format!("copyright#{id}#account"), None, a.admins.clone(), copyright_forward_mail(&notice, &id, &portal), now);
-        m.account_id = Some(a.id.clone());
-        mails.push(m);
+        let forward = copyright_forward_mail(&notice, &id, &portal);
+        mails.push(OutboxMail::leased(
+            format!("copyright#{id}#account"),
+            Some(a.id.clone()),
+            a.admins.clone(),
+            forward,
+            &app.config.mail,
+        ));
     }
-    let mut items = vec![put(
-        app.store.table(),
-        to_item(copyright_pk(&id), META, "copyright_notice", &record)?,
-        Some("attribute_not_exists(PK)"),
-    )?];
+    let limits = &app.config.rate_limits;
+    let mut writes = app.forms.new_copyright(&record)?;
+    writes.push(app.rates.hit(limits.copyright_ip(), &source_ip(req).unwrap_or_default(), now));
+    writes.push(app.rates.hit(limits.copyright_recipient(), notice.contact_email.as_str(), now));
     for m in &mails {
-            items.push(app.store.outbox_put(m)?);
-        }
-    app.store.transact(items).await.map_err(write_error)?;
-    deliver(&app.store, app.mailer.as_ref(), &mails, now).await;
+        writes.push(app.outbox.put(m)?);
+    }
+    app.forms.transact(writes).await.map_err(|e| write_error(e, now))?;
+    deliver(&app.outbox, app.mailer.as_ref(), &mails, now).await;
     tracing::info!(notice_id = %id, account = ?record.account_id, "copyright notice received");
     json_response(
         StatusCode::CREATED,
@@ -91,10 +80,11 @@ pub(crate) async fn copyright_notice(app: &App, req: &Request) -> ApiResult {
     )
 }
 
-fn write_error(e: WriteError) -> ApiError {
+fn write_error(e: WriteError, now: chrono::DateTime<chrono::Utc>) -> ApiError {
     match e {
-        WriteError::Conflict { failed } => ApiError::Unexpected(anyhow::anyhow!("a fresh id collided (items {failed:?})")),
-        WriteError::Other(e) => ApiError::Unexpected(e),
+        e if e.lost(platform::dynamo::Tag::RateLimit) => ApiError::over_limit(now),
+        WriteError::Conflict(tags) => ApiError::Unexpected(anyhow::anyhow!("a fresh id collided ({tags:?})")),
+        other => other.into(),
     }
 }
 
@@ -112,14 +102,14 @@ pub(crate) async fn copyright_outcome(app: &App, req: &Request, id: &str) -> Api
     require_key(req, "x-operator-key", &app.config.operator_key)?;
     let now = event_time(req)?;
     let body: OutcomeBody = parse_body(req)?;
-    let removal = body.permanent_removal.ok_or_else(|| ApiError::Invalid(FieldError::required("permanent_removal").into()))?;
-    if !db::is_id(id) {
+    let removal =
+        body.permanent_removal.ok_or_else(|| ApiError::Invalid(FieldError::required("permanent_removal").into()))?;
+    if !ids::is_id(id) {
         return Err(ApiError::not_found());
     }
-    let Some(item) = app.store.get(&copyright_pk(id), META).await? else {
+    let Some(rec) = app.forms.copyright(id).await? else {
         return Err(ApiError::not_found());
     };
-    let rec: CopyrightRecord = from_item(item)?;
     let recorded = |r: Option<bool>| {
         ApiError::with(
             StatusCode::CONFLICT,
@@ -132,41 +122,23 @@ pub(crate) async fn copyright_outcome(app: &App, req: &Request, id: &str) -> Api
         return Err(recorded(rec.permanent_removal));
     }
     let account = match (&rec.account_id, removal) {
-        (Some(aid), true) => app.store.account(aid).await?,
+        (Some(aid), true) => app.accounts.get(aid).await?,
         _ => None,
     };
     if rec.permanent_removal.is_none() {
-        let table = app.store.table();
-        let record_outcome = Update::builder()
-            .table_name(table)
-            .set_key(Some(key(copyright_pk(id), META)))
-            .update_expression("SET permanent_removal = :r, decided_at = :now")
-            .condition_expression("attribute_exists(PK) AND attribute_not_exists(permanent_removal)")
-            .expression_attribute_values(":r", AttributeValue::Bool(removal))
-            .expression_attribute_values(":now", s(now.to_rfc3339()))
-            .build()
-            .context("outcome update")?;
-        let mut items = vec![TransactWriteItem::builder().update(record_outcome).build()];
+        let mut writes = vec![app.forms.record_outcome(id, removal, now)];
         if let Some(a) = &account {
-            let count = Update::builder()
-                .table_name(table)
-                .set_key(Some(key(account_pk(&a.id), META)))
-                .update_expression("ADD copyright_removals :one, version :one")
-                .condition_expression("attribute_exists(PK)")
-                .expression_attribute_values(":one", AttributeValue::N("1".into()))
-                .build()
-                .context("account update")?;
-            items.push(TransactWriteItem::builder().update(count).build());
+            writes.push(app.forms.count_removal(&a.id));
         }
-        match app.store.transact(items).await {
+        match app.forms.transact(writes).await {
             Ok(()) => {}
-            Err(WriteError::Conflict { .. }) => return Err(recorded(None)),
-            Err(WriteError::Other(e)) => return Err(e.into()),
+            Err(WriteError::Conflict(_)) => return Err(recorded(None)),
+            Err(e) => return Err(e.into()),
         }
     }
     let mut repeat_infringer = false;
     if let Some(a) = &account {
-        repeat_infringer = mark_repeat_infringer(app, &a.id).await?;
+        repeat_infringer = app.forms.mark_repeat_infringer(&a.id).await?;
     }
     tracing::info!(notice_id = %id, removal, repeat_infringer, "copyright notice outcome recorded");
     json_response(
@@ -179,34 +151,23 @@ pub(crate) async fn copyright_outcome(app: &App, req: &Request, id: &str) -> Api
     )
 }
 
-/// Sets `repeat_infringer` once the account has more than one removal (safe to repeat); its answer.
-async fn mark_repeat_infringer(app: &App, account_id: &str) -> Result<bool, ApiError> {
-    let r = app
-        .store
-        .client()
-        .update_item()
-        .table_name(app.store.table())
-        .set_key(Some(key(account_pk(account_id), META)))
-        .update_expression("SET repeat_infringer = :t ADD version :one")
-        .condition_expression("attribute_exists(PK) AND copyright_removals > :one")
-        .expression_attribute_values(":t", AttributeValue::Bool(true))
-        .expression_attribute_values(":one", AttributeValue::N("1".into()))
-        .send()
-        .await;
-    match r {
-        Ok(_) => Ok(true),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(false),
-        Err(e) => Err(anyhow::anyhow!(e).context("UpdateItem repeat infringer").into()),
-    }
-}
-
 /// `POST /forms/data-request`: forwarded to the account's administrators with a respond-by date;
 /// the item waits in the due-time index for the sweep's reminders.
 pub(crate) async fn data_request(app: &App, req: &Request) -> ApiResult {
     let now = event_time(req)?;
-    let input: DataRequestInput = parse_body(req)?;
+    let input: DataRequestInput = parse_form_or_json(req)?;
+    let policy = &app.config.policy;
+    if input.is_bot() {
+        tracing::info!(honeypot = true, "data request dropped: honeypot filled");
+        let by = respond_by(now, policy).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let account = input.domain.clone().unwrap_or_default();
+        return json_response(
+            StatusCode::CREATED,
+            &json!({"request_id": ids::new_id(), "respond_by": by, "account": account}),
+        );
+    }
     let r = input.parse(&app.config.base_domain)?;
-    let Some(account) = db::account_by_label(&app.store, &r.domain).await? else {
+    let Some(account) = app.accounts.by_domain(&r.domain).await? else {
         return Err(ApiError::with(
             StatusCode::NOT_FOUND,
             "unknown_account",
@@ -214,41 +175,81 @@ pub(crate) async fn data_request(app: &App, req: &Request) -> ApiResult {
             json!({"errors": [{"field": "domain", "message": "no account has this domain"}]}),
         ));
     };
-    let policy = &app.config.policy;
-    let id = db::new_id();
+    let id = ids::new_id();
     let by = respond_by(now, policy);
     let record = DataRequestRecord {
         id: id.clone(),
         account_id: account.id.clone(),
         domain: account.domain.clone(),
         name: r.name,
-        email: r.email.as_str().to_string(),
+        email: r.email,
         kind: r.kind,
         details: r.details,
         received_at: now,
         respond_by: by,
         reminded: vec![],
         overdue: false,
+        answered_at: None,
     };
-    let mut item = to_item(data_request_pk(&id), META, "data_request", &record)?;
-    set_due(&mut item, &id, app.store.shards(), data_request_next_due(by, &[], false, policy));
-    let mut forward = OutboxMail::leased(format!("datareq#{id}#account"), None, account.admins.clone(), data_request_forward_mail(&record), now);
-    forward.account_id = Some(account.id.clone());
+    let limits = &app.config.rate_limits;
+    let mut writes = app.forms.new_data_request(&record, data_request_next_due(by, &[], false, policy))?;
+    writes.push(app.rates.hit(limits.data_request_ip(), &source_ip(req).unwrap_or_default(), now));
+    writes.push(app.rates.hit(limits.data_request_recipient(), record.email.as_str(), now));
     let mut mails = vec![];
     if !account.admins.is_empty() {
-        mails.push(forward);
+        let forward = data_request_forward_mail(&record);
+        mails.push(OutboxMail::leased(
+            format!("datareq#{id}#account"),
+            Some(account.id.clone()),
+            account.admins.clone(),
+            forward,
+            &app.config.mail,
+        ));
     }
-    mails.push(OutboxMail::leased(format!("datareq#{id}#ack"), None, vec![record.email.clone()], data_request_ack_mail(&record), now));
-    let mut items = vec![put(app.store.table(), item, Some("attribute_not_exists(PK)"))?];
+    mails.push(OutboxMail::leased(
+        format!("datareq#{id}#ack"),
+        None,
+        vec![record.email.clone()],
+        data_request_ack_mail(&record),
+        &app.config.mail,
+    ));
     for m in &mails {
-            items.push(app.store.outbox_put(m)?);
-        }
-    app.store.transact(items).await.map_err(write_error)?;
-    deliver(&app.store, app.mailer.as_ref(), &mails, now).await;
+        writes.push(app.outbox.put(m)?);
+    }
+    app.forms.transact(writes).await.map_err(|e| write_error(e, now))?;
+    deliver(&app.outbox, app.mailer.as_ref(), &mails, now).await;
     tracing::info!(request_id = %id, account_id = %account.id, kind = record.kind.as_str(), "data request received");
     json_response(
         StatusCode::CREATED,
         &json!({"request_id": id, "respond_by": by.to_rfc3339_opts(chrono::SecondsFormat::Secs, true), "account": account.domain}),
+    )
+}
+
+/// `POST /forms/data-request/{id}/answer` (bearer of that account, or operator): the request is
+/// answered, so its reminders and the overdue mail stop. Answering again gives the first answer.
+pub(crate) async fn answer_data_request(app: &App, req: &Request, id: &str) -> ApiResult {
+    let now = event_time(req)?;
+    let operator = header(req, "x-operator-key").is_some();
+    if operator {
+        require_key(req, "x-operator-key", &app.config.operator_key)?;
+    }
+    let found = if ids::is_id(id) { app.forms.data_request(id).await? } else { None };
+    let Some(r) = found else {
+        // Without the operator key, say nothing more than a bearer could learn.
+        return Err(if operator { ApiError::not_found() } else { ApiError::unauthorized() });
+    };
+    if !operator {
+        platform::session::account(app, req, &r.account_id).await?;
+    }
+    let answered_at = match r.answered_at {
+        Some(at) => at,
+        None if app.forms.answer_data_request(id, now).await? => now,
+        None => app.forms.data_request(id).await?.and_then(|r| r.answered_at).unwrap_or(now),
+    };
+    tracing::info!(request_id = %id, operator, "data request answered");
+    json_response(
+        StatusCode::OK,
+        &json!({"request_id": id, "answered_at": answered_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)}),
     )
 }
 
@@ -257,9 +258,7 @@ pub(crate) async fn add_partner(app: &App, req: &Request) -> ApiResult {
     require_key(req, "x-operator-key", &app.config.operator_key)?;
     let input: PartnerInput = parse_body(req)?;
     let p = input.parse()?;
-    let mut item = to_item(PARTNERS_PK, partner_sk(&p.id), "partner", &p)?;
-    item.insert("last_sent_at".into(), AttributeValue::N("0".into()));
-    if !app.store.put_new(item).await? {
+    if !app.forms.add_partner(&p).await? {
         return Err(ApiError::problem(StatusCode::CONFLICT, "partner_exists", "a partner with this id exists"));
     }
     tracing::info!(partner = %p.id, "partner added");

@@ -1,6 +1,8 @@
 //! The account as stored: plan, lifecycle state, term, usage and the lifecycle cursor.
 
 use crate::countries::ContractingParty;
+use crate::money::Money;
+use crate::types::{CountryCode, DomainLabel, Email, PlanId, RegionCode};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -42,6 +44,8 @@ pub enum StateReason {
     Inactivity,
     /// §8.2: the administrator gave written notice of termination.
     Termination,
+    /// §4.1: the administrator's e-mail address was never verified.
+    Unverified,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,50 +56,145 @@ pub struct Usage {
     pub features: BTreeSet<String>,
 }
 
-/// A cheaper plan bought for the next term takes over when the running term ends.
+/// A term paid for ahead of time: it follows the running term (or the one before it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PlanSwitch {
+pub struct PaidTerm {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub months: u32,
+    pub plan: PlanId,
+}
+
+/// The card renewals are charged to (the Stripe customer's default), as the account view shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedCard {
+    pub id: String,
+    pub brand: String,
+    pub last4: String,
+    pub exp_month: u32,
+    pub exp_year: u32,
+}
+
+/// Where a renewal charge attempt stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChargeStatus {
+    /// Recorded; not yet known to be created at Stripe (a run finding it checks Stripe first).
+    Pending,
+    /// Created at Stripe; its outcome comes through the webhook.
+    Created,
+    Declined,
+    /// The card needs the customer (3-D Secure): they are told to pay in the portal.
+    ActionRequired,
+    Succeeded,
+    /// Auto-renewal turned off, the next plan changed, or the account closed or suspended.
+    Withdrawn,
+    /// Nothing to charge: Free chosen, or no plan fits the usage.
+    NotCharged,
+}
+
+/// The renewal charge of the term ending at `term_end` (§7.7): its latest attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RenewalCharge {
+    pub term_end: DateTime<Utc>,
+    pub plan: PlanId,
+    pub months: u32,
+    pub amount: Money,
+    /// 1 for the charge before the term ends, 2.. for the retries in grace.
+    pub attempt: u8,
+    pub status: ChargeStatus,
+    #[serde(default)]
+    pub payment_intent: Option<String>,
+    /// When this attempt was recorded, or its outcome learned.
     pub at: DateTime<Utc>,
-    pub plan: String,
+    /// A pending attempt is being made by whoever set this (wall clock, set by the adapter).
+    #[serde(default)]
+    pub lease_until: Option<DateTime<Utc>>,
+}
+
+/// A checkout waiting for its payment (valid `checkout_hours`); the webhook compares a payment
+/// with it, never with a recomputation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkout {
+    pub id: String,
+    pub plan: PlanId,
+    pub months: u32,
+    /// The total charged: price × months plus the proration.
+    pub amount: Money,
+    pub proration: u64,
+    #[serde(default)]
+    pub payment_intent: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The last payment applied, as the account view shows it (proration as its own line).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastPayment {
+    pub at: DateTime<Utc>,
+    pub plan: PlanId,
+    pub months: u32,
+    pub amount: Money,
+    pub proration: u64,
+    pub term_start: DateTime<Utc>,
+    pub term_end: DateTime<Utc>,
+    pub payment_intent: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Account {
     pub id: String,
-    pub domain: String,
+    pub domain: DomainLabel,
     pub company: String,
-    pub country: String,
+    pub country: CountryCode,
     #[serde(default)]
-    pub region: Option<String>,
+    pub region: Option<RegionCode>,
     pub contracting_party: ContractingParty,
-    /// Administrators' e-mail addresses (each also claims `EMAIL#addr`).
-    pub admins: Vec<String>,
-    pub plan: String,
+    /// Administrators' e-mail addresses (each also claims its address, one account per address).
+    pub admins: Vec<Email>,
+    /// §4.1: the administrator's address is verified. Accounts from before verification count as verified.
+    #[serde(default = "verified")]
+    pub email_verified: bool,
+    /// Each administrator's credential version, carried in their tokens: raising it revokes them.
+    #[serde(default)]
+    pub credentials: std::collections::BTreeMap<Email, u32>,
+    pub plan: PlanId,
     pub state: State,
     #[serde(default)]
     pub state_reason: Option<StateReason>,
     /// When the current state began: anchors archive, suspension and termination deadlines.
     pub state_since: DateTime<Utc>,
+    /// Start of the running paid term.
     #[serde(default)]
     pub term_start: Option<DateTime<Utc>>,
-    /// End of the paid term; `None` on the Free plan.
+    /// The end of everything paid for (the running term and those bought ahead); `None` on Free.
     #[serde(default)]
     pub term_end: Option<DateTime<Utc>>,
+    /// Months of the running term.
     #[serde(default = "one")]
     pub term_months: u32,
+    /// Terms bought ahead, in order; the first starts when the running term ends.
+    #[serde(default)]
+    pub terms_ahead: Vec<PaidTerm>,
     pub auto_renew: bool,
     #[serde(default)]
-    pub next_plan: Option<String>,
+    pub next_plan: Option<PlanId>,
+    /// The Stripe customer, created when a card is first saved.
     #[serde(default)]
-    pub plan_switch: Option<PlanSwitch>,
+    pub stripe_customer: Option<String>,
+    #[serde(default)]
+    pub payment_method: Option<SavedCard>,
+    #[serde(default)]
+    pub renewal: Option<RenewalCharge>,
+    #[serde(default)]
+    pub checkouts: Vec<Checkout>,
+    #[serde(default)]
+    pub last_payment: Option<LastPayment>,
     #[serde(default)]
     pub usage: Usage,
     pub last_activity: DateTime<Utc>,
     /// Every scheduled step at or before this moment has been applied.
     pub swept_until: DateTime<Utc>,
-    /// The term end whose renewal charge has been requested (so it is requested once).
-    #[serde(default)]
-    pub charge_requested_for: Option<DateTime<Utc>>,
     pub terms_version: String,
     /// The latest Terms version this account's administrators were notified of (§1.4).
     #[serde(default)]
@@ -106,6 +205,9 @@ pub struct Account {
     pub copyright_removals: u32,
     #[serde(default)]
     pub repeat_infringer: bool,
+    /// Events published for the product so far (SPEC: Events for the product): the next is this + 1.
+    #[serde(default)]
+    pub event_seq: u64,
     /// Optimistic-concurrency version: every write is conditional on it.
     pub version: u64,
 }
@@ -114,21 +216,46 @@ fn one() -> u32 {
     1
 }
 
+fn verified() -> bool {
+    true
+}
+
 impl Account {
     pub fn is_paid(&self) -> bool {
         self.term_end.is_some()
+    }
+    /// When the running term ends: where the first term bought ahead starts, else `term_end`.
+    pub fn running_end(&self) -> Option<DateTime<Utc>> {
+        self.terms_ahead.first().map(|t| t.start).or(self.term_end)
+    }
+    /// The credential version of an administrator (0 until first raised).
+    pub fn credential(&self, admin: &Email) -> u32 {
+        self.credentials.get(admin).copied().unwrap_or(0)
+    }
+    /// Revokes every token of an administrator (sign-out, password change or reset).
+    pub fn revoke(&mut self, admin: &Email) -> u32 {
+        let v = self.credentials.entry(admin.clone()).or_insert(0);
+        *v += 1;
+        *v
+    }
+    /// The plan and months of the last term paid for (what a renewal continues).
+    pub fn last_term(&self) -> (&PlanId, u32) {
+        match self.terms_ahead.last() {
+            Some(t) => (&t.plan, t.months),
+            None => (&self.plan, self.term_months),
+        }
     }
 
     /// Builds a new account, active on the Free plan (SPEC: Signup).
     #[allow(clippy::too_many_arguments)]
     pub fn new_free(
         id: String,
-        domain: String,
+        domain: DomainLabel,
         company: String,
-        country: String,
-        region: Option<String>,
+        country: CountryCode,
+        region: Option<RegionCode>,
         contracting_party: ContractingParty,
-        admin: String,
+        admin: Email,
         terms_version: String,
         now: DateTime<Utc>,
     ) -> Account {
@@ -140,25 +267,32 @@ impl Account {
             region,
             contracting_party,
             admins: vec![admin],
-            plan: crate::catalog::FREE.into(),
+            email_verified: false,
+            credentials: std::collections::BTreeMap::new(),
+            plan: PlanId::free(),
             state: State::Active,
             state_reason: None,
             state_since: now,
             term_start: None,
             term_end: None,
             term_months: 1,
+            terms_ahead: Vec::new(),
             auto_renew: false,
             next_plan: None,
-            plan_switch: None,
+            stripe_customer: None,
+            payment_method: None,
+            renewal: None,
+            checkouts: Vec::new(),
+            last_payment: None,
             usage: Usage::default(),
             last_activity: now,
             swept_until: now,
-            charge_requested_for: None,
             terms_version,
             terms_notified: None,
             created_at: now,
             copyright_removals: 0,
             repeat_infringer: false,
+            event_seq: 0,
             version: 0,
         }
     }

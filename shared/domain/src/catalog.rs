@@ -16,7 +16,7 @@ pub struct Limits {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
-    pub id: String,
+    pub id: crate::types::PlanId,
     pub rank: u8,
     /// Integer minor units per month, exclusive of tax (§7.5).
     pub price_per_month: u64,
@@ -47,7 +47,7 @@ pub struct Over {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Chart {
-    pub plan: String,
+    pub plan: crate::types::PlanId,
     pub fits: bool,
     pub over: Vec<Over>,
 }
@@ -63,11 +63,11 @@ impl Catalog {
     }
 
     /// The catalog shipped with this build (parsed once per process).
+    #[allow(clippy::expect_used, reason = "compiled-in data, checked by the catalog's unit tests")]
     pub fn builtin() -> &'static Catalog {
         static CATALOG: OnceLock<Catalog> = OnceLock::new();
-        CATALOG.get_or_init(|| {
-            Catalog::parse(include_str!("../data/catalog.json")).expect("data/catalog.json is valid")
-        })
+        CATALOG
+            .get_or_init(|| Catalog::parse(include_str!("../data/catalog.json")).expect("data/catalog.json is valid"))
     }
 
     pub fn get(&self, id: &str) -> Option<&Plan> {

@@ -3,7 +3,8 @@
 use serde::Serialize;
 
 /// Every assigned ISO 3166-1 alpha-2 code.
-const ASSIGNED: &str = "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ \
+const ASSIGNED: &str =
+    "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ \
 CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR \
 GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP \
 KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT \
@@ -22,13 +23,11 @@ pub const EMBARGOED_REGIONS: &[&str] = &["UA-43", "UA-40"];
 
 /// §28: countries that contract with Bitrix24 Ltd. (Cyprus).
 pub const EU_PARTY_COUNTRIES: &[&str] = &[
-    "AL", "AD", "AT", "BE", "BA", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU",
-    "IS", "IE", "IT", "LV", "LT", "LI", "LU", "MK", "MT", "MC", "ME", "NL", "PL", "PT", "RO", "SM",
-    "SK", "SI", "SE", "GB", "VA",
+    "AL", "AD", "AT", "BE", "BA", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IS", "IE", "IT",
+    "LV", "LT", "LI", "LU", "MK", "MT", "MC", "ME", "NL", "PL", "PT", "RO", "SM", "SK", "SI", "SE", "GB", "VA",
 ];
 /// §28: countries these Terms do not cover (Estonia, Latvia and Lithuania are in the first list, SPEC).
-pub const NOT_COVERED: &[&str] =
-    &["AM", "AZ", "BY", "GE", "KZ", "KG", "MD", "RU", "TJ", "TM", "UA", "UZ"];
+pub const NOT_COVERED: &[&str] = &["AM", "AZ", "BY", "GE", "KZ", "KG", "MD", "RU", "TJ", "TM", "UA", "UZ"];
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ContractingParty {

@@ -42,10 +42,23 @@ impl FieldErrors {
         }
     }
     pub fn into_result(self) -> Result<(), FieldErrors> {
-        if self.0.is_empty() { Ok(()) } else { Err(self) }
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(self)
+        }
     }
     pub fn message_for(&self, field: &str) -> Option<&str> {
         self.0.iter().find(|e| e.field == field).map(|e| e.message.as_str())
+    }
+}
+
+/// A statement the sender must confirm (a checked box): missing is "required", `false` is `msg`.
+pub fn must_be_true(field: &str, v: Option<bool>, msg: &str) -> Result<(), FieldError> {
+    match v {
+        None => Err(FieldError::required(field)),
+        Some(true) => Ok(()),
+        Some(false) => Err(FieldError::new(field, msg)),
     }
 }
 

@@ -18,6 +18,10 @@ pub struct Policy {
     pub termination_deletion_days: i64,
     /// §7.7: the next term is charged this long before the term ends.
     pub renewal_charge_days: i64,
+    /// A declined renewal charge is tried again this many days after the term end (in grace).
+    pub renewal_retry_days: Vec<i64>,
+    /// A checkout's payment is applied only within this long of the quote.
+    pub checkout_hours: i64,
     pub renewal_notice_days: i64,
     pub suspension_notice_days: i64,
     pub inactivity_warning_days: i64,
@@ -27,8 +31,20 @@ pub struct Policy {
     pub data_request_days: i64,
     pub data_request_reminder_days: Vec<i64>,
     pub token_ttl_minutes: i64,
-    pub sign_in_max_failures: u32,
-    pub sign_in_lockout_minutes: i64,
+    /// Failed sign-ins allowed per (address, source) pair in a window, then 429 for that pair.
+    pub sign_in_pair_limit: u32,
+    /// Failed sign-ins allowed per address over all sources in a window, then 429 for all.
+    pub sign_in_address_limit: u32,
+    /// The throttle's fixed window, from its first counted attempt.
+    pub sign_in_window_minutes: i64,
+    /// §4.1: an account whose administrator never verified the address is deleted after this (our choice).
+    pub verification_days: i64,
+    /// The one reminder to verify, this long before that deletion.
+    pub verification_reminder_days: i64,
+    /// A password-reset link is good this long (event time).
+    pub reset_token_minutes: i64,
+    /// Form records (requests, notices) hold personal data this long, then expire.
+    pub form_retention_days: i64,
 }
 
 impl Default for Policy {
@@ -40,6 +56,8 @@ impl Default for Policy {
             suspension_deletion_days: 50,
             termination_deletion_days: 30,
             renewal_charge_days: 3,
+            renewal_retry_days: vec![1, 3, 7],
+            checkout_hours: 24,
             renewal_notice_days: 7,
             suspension_notice_days: 3,
             inactivity_warning_days: 7,
@@ -47,8 +65,13 @@ impl Default for Policy {
             data_request_days: 30,
             data_request_reminder_days: vec![7, 2],
             token_ttl_minutes: 60,
-            sign_in_max_failures: 5,
-            sign_in_lockout_minutes: 15,
+            sign_in_pair_limit: 5,
+            sign_in_address_limit: 50,
+            sign_in_window_minutes: 15,
+            verification_days: 7,
+            verification_reminder_days: 2,
+            reset_token_minutes: 60,
+            form_retention_days: 180,
         }
     }
 }

@@ -1,8 +1,8 @@
 //! Signup input (SPEC: Signup; §1.3, §4, §13, §28): parsed into values that can only be valid.
 
 use crate::countries::{rule_for, ContractingParty, CountryRule};
-use crate::field::{FieldError, FieldErrors};
-use crate::types::{required_text, CountryCode, DomainLabel, Email, Password, RegionCode};
+use crate::field::{must_be_true, FieldError, FieldErrors};
+use crate::types::{required_line, CountryCode, DomainLabel, Email, Password, RegionCode};
 use serde::Deserialize;
 
 /// The request body as sent; every field optional so a missing one is named, not a parse failure.
@@ -47,21 +47,13 @@ pub enum SignupRefusal {
     CountryNotServed,
 }
 
-fn must_be_true(field: &str, v: Option<bool>, msg: &str) -> Result<(), FieldError> {
-    match v {
-        None => Err(FieldError::required(field)),
-        Some(true) => Ok(()),
-        Some(false) => Err(FieldError::new(field, msg)),
-    }
-}
-
 impl SignupRequest {
     pub fn parse(self, current_terms: &str) -> Result<Signup, SignupRefusal> {
         let mut errs = FieldErrors::default();
-        let company = errs.take(required_text("company", self.company.as_deref(), 200));
+        let company = errs.take(required_line("company", self.company.as_deref(), 200));
         let domain = errs.take(DomainLabel::parse("domain", self.domain.as_deref()));
-        let first_name = errs.take(required_text("first_name", self.first_name.as_deref(), 100));
-        let last_name = errs.take(required_text("last_name", self.last_name.as_deref(), 100));
+        let first_name = errs.take(required_line("first_name", self.first_name.as_deref(), 100));
+        let last_name = errs.take(required_line("last_name", self.last_name.as_deref(), 100));
         let email = errs.take(Email::parse("email", self.email.as_deref()));
         let password = errs.take(Password::parse("password", self.password.as_deref()));
         let country = errs.take(CountryCode::parse("country", self.country.as_deref()));
@@ -70,9 +62,17 @@ impl SignupRequest {
             (Some(r), Some(c)) => errs.take(RegionCode::parse("region", r, c)),
             (Some(_), None) => None,
         };
-        errs.take(must_be_true("accept_terms", self.accept_terms, "the Terms of Service and Privacy Policy must be accepted"));
-        errs.take(must_be_true("legal_age", self.legal_age, "you must be of legal age to form a binding contract (§13.1)"));
-        let terms_version = errs.take(required_text("terms_version", self.terms_version.as_deref(), 40));
+        errs.take(must_be_true(
+            "accept_terms",
+            self.accept_terms,
+            "the Terms of Service and Privacy Policy must be accepted",
+        ));
+        errs.take(must_be_true(
+            "legal_age",
+            self.legal_age,
+            "you must be of legal age to form a binding contract (§13.1)",
+        ));
+        let terms_version = errs.take(required_line("terms_version", self.terms_version.as_deref(), 40));
         if let Some(v) = &terms_version {
             if v != current_terms {
                 errs.push(FieldError::new("terms_version", format!("the current Terms version is {current_terms}")));
@@ -92,9 +92,27 @@ impl SignupRequest {
             _ => return Err(SignupRefusal::CountryNotServed),
         };
         match (company, domain, first_name, last_name, email, password, country, terms_version) {
-            (Some(company), Some(domain), Some(first_name), Some(last_name), Some(email), Some(password), Some(country), Some(terms_version)) => {
-                Ok(Signup { company, domain, first_name, last_name, email, password, country, region, terms_version, party })
-            }
+            (
+                Some(company),
+                Some(domain),
+                Some(first_name),
+                Some(last_name),
+                Some(email),
+                Some(password),
+                Some(country),
+                Some(terms_version),
+            ) => Ok(Signup {
+                company,
+                domain,
+                first_name,
+                last_name,
+                email,
+                password,
+                country,
+                region,
+                terms_version,
+                party,
+            }),
             _ => Err(SignupRefusal::Invalid(errs)),
         }
     }
@@ -130,7 +148,18 @@ mod tests {
     #[test]
     fn an_empty_signup_names_every_required_field() {
         let Err(SignupRefusal::Invalid(e)) = SignupRequest::default().parse("2021-11-01") else { panic!() };
-        for f in ["company", "domain", "first_name", "last_name", "email", "password", "country", "accept_terms", "terms_version", "legal_age"] {
+        for f in [
+            "company",
+            "domain",
+            "first_name",
+            "last_name",
+            "email",
+            "password",
+            "country",
+            "accept_terms",
+            "terms_version",
+            "legal_age",
+        ] {
             assert_eq!(e.message_for(f), Some("Field is required"), "{f}");
         }
     }
@@ -139,17 +168,23 @@ mod tests {
     fn terms_not_accepted_or_another_version_are_refused() {
         let mut r = valid();
         r.accept_terms = Some(false);
-        assert!(matches!(r.parse("2021-11-01"), Err(SignupRefusal::Invalid(e)) if e.message_for("accept_terms").is_some()));
+        assert!(
+            matches!(r.parse("2021-11-01"), Err(SignupRefusal::Invalid(e)) if e.message_for("accept_terms").is_some())
+        );
         let mut r = valid();
         r.terms_version = Some("2020-01-01".into());
-        assert!(matches!(r.parse("2021-11-01"), Err(SignupRefusal::Invalid(e)) if e.message_for("terms_version").is_some()));
+        assert!(
+            matches!(r.parse("2021-11-01"), Err(SignupRefusal::Invalid(e)) if e.message_for("terms_version").is_some())
+        );
     }
 
     #[test]
     fn a_minor_cannot_sign_up() {
         let mut r = valid();
         r.legal_age = Some(false);
-        assert!(matches!(r.parse("2021-11-01"), Err(SignupRefusal::Invalid(e)) if e.message_for("legal_age").is_some()));
+        assert!(
+            matches!(r.parse("2021-11-01"), Err(SignupRefusal::Invalid(e)) if e.message_for("legal_age").is_some())
+        );
     }
 
     #[test]

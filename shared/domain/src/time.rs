@@ -16,6 +16,11 @@ pub fn parse_rfc3339(s: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
 }
 
+/// A moment as mail text shows it: `2025-03-31 12:00 UTC`.
+pub fn mail_time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -26,5 +31,10 @@ mod tests {
         let ms = from_epoch(1_764_000_000_000).unwrap();
         assert_eq!(s, ms);
         assert_eq!(s.to_rfc3339(), "2025-11-24T16:00:00+00:00");
+    }
+
+    #[test]
+    fn mail_shows_a_moment_to_the_minute_in_utc() {
+        assert_eq!(mail_time(from_epoch(1_764_000_045).unwrap()), "2025-11-24 16:00 UTC");
     }
 }

@@ -6,14 +6,66 @@ use serde::{Deserialize, Serialize};
 
 /// Labels that would shadow our own hosts or mislead users; never given to an account.
 pub const RESERVED_LABELS: &[&str] = &[
-    "www", "api", "admin", "administrator", "mail", "email", "smtp", "imap", "pop", "ftp", "ns1",
-    "ns2", "dns", "app", "apps", "static", "cdn", "assets", "status", "support", "help", "billing",
-    "login", "signin", "signup", "account", "accounts", "auth", "root", "system", "security",
-    "abuse", "postmaster", "hostmaster", "webmaster", "partners", "partner", "dev", "test",
-    "staging", "portal", "dashboard", "blog", "docs", "legal", "privacy", "terms",
+    "www",
+    "api",
+    "admin",
+    "administrator",
+    "mail",
+    "email",
+    "smtp",
+    "imap",
+    "pop",
+    "ftp",
+    "ns1",
+    "ns2",
+    "dns",
+    "app",
+    "apps",
+    "static",
+    "cdn",
+    "assets",
+    "status",
+    "support",
+    "help",
+    "billing",
+    "login",
+    "signin",
+    "signup",
+    "account",
+    "accounts",
+    "auth",
+    "root",
+    "system",
+    "security",
+    "abuse",
+    "postmaster",
+    "hostmaster",
+    "webmaster",
+    "partners",
+    "partner",
+    "dev",
+    "test",
+    "staging",
+    "portal",
+    "dashboard",
+    "blog",
+    "docs",
+    "legal",
+    "privacy",
+    "terms",
 ];
 
-/// A required text field: trimmed, non-empty, bounded.
+/// A required single-line field (a name, a phone, a place): like `required_text`, and no control
+/// character at all, so nothing can break a mail header or a log line (SPEC: Public surface).
+pub fn required_line(field: &str, raw: Option<&str>, max: usize) -> Result<String, FieldError> {
+    let v = required_text(field, raw, max)?;
+    if v.chars().any(char::is_control) {
+        return Err(FieldError::new(field, "must be one line, without control characters"));
+    }
+    Ok(v)
+}
+
+/// A required text field: trimmed, non-empty, bounded; line breaks and tabs allowed.
 pub fn required_text(field: &str, raw: Option<&str>, max: usize) -> Result<String, FieldError> {
     let v = raw.map(str::trim).unwrap_or("");
     if v.is_empty() {
@@ -29,24 +81,32 @@ pub fn required_text(field: &str, raw: Option<&str>, max: usize) -> Result<Strin
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(try_from = "String", into = "String")]
 pub struct Email(String);
 
 impl Email {
-    /// Lower-cased so one address is one key; a deliberately plain check (one `@`, a dotted domain).
+    /// `local@host` in ASCII, as SES accepts it: a dot-atom local part (RFC 5322) and a dotted
+    /// host name; lower-cased so one address is one key.
     pub fn parse(field: &str, raw: Option<&str>) -> Result<Self, FieldError> {
-        let v = required_text(field, raw, 254)?.to_lowercase();
+        let v = required_line(field, raw, 254)?.to_lowercase();
         let bad = || FieldError::new(field, "must be an e-mail address");
         let (local, host) = v.split_once('@').ok_or_else(bad)?;
-        let host_ok = host.contains('.')
-            && !host.starts_with('.')
-            && !host.ends_with('.')
-            && !host.contains("..")
-            && host.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
-        let local_ok = !local.is_empty()
-            && local.len() <= 64
-            && !local.chars().any(|c| c.is_whitespace() || c == '@' || c == '<' || c == '>' || c == ',');
-        if host_ok && local_ok { Ok(Email(v)) } else { Err(bad()) }
+        let atext = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~-".contains(c);
+        let local_ok =
+            !local.is_empty() && local.len() <= 64 && local.split('.').all(|a| !a.is_empty() && a.chars().all(atext));
+        let label_ok = |l: &str| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        };
+        let host_ok = host.contains('.') && host.split('.').all(label_ok);
+        if host_ok && local_ok {
+            Ok(Email(v))
+        } else {
+            Err(bad())
+        }
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -54,7 +114,7 @@ impl Email {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(try_from = "String", into = "String")]
 pub struct DomainLabel(String);
 
 impl DomainLabel {
@@ -79,12 +139,20 @@ impl DomainLabel {
         }
         Ok(DomainLabel(v.to_string()))
     }
+    /// A stored label: the same shape, but a word reserved after the signup stays readable.
+    pub fn parse_stored(raw: &str) -> Result<Self, FieldError> {
+        match Self::parse("domain", Some(raw)) {
+            Err(e) if e.message == "is reserved" => Ok(DomainLabel(raw.to_string())),
+            other => other,
+        }
+    }
     pub fn as_str(&self) -> &str {
         &self.0
     }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct CountryCode([u8; 2]);
 
 impl CountryCode {
@@ -109,7 +177,7 @@ impl CountryCode {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(try_from = "String", into = "String")]
 pub struct RegionCode(String);
 
 impl RegionCode {
@@ -118,9 +186,7 @@ impl RegionCode {
         let up = raw.trim().to_ascii_uppercase();
         let ok = match up.split_once('-') {
             Some((cc, sub)) => {
-                cc == country.as_str()
-                    && (1..=3).contains(&sub.len())
-                    && sub.chars().all(|c| c.is_ascii_alphanumeric())
+                cc == country.as_str() && (1..=3).contains(&sub.len()) && sub.chars().all(|c| c.is_ascii_alphanumeric())
             }
             None => false,
         };
@@ -130,12 +196,118 @@ impl RegionCode {
             Err(FieldError::new(field, "must be an ISO 3166-2 code of the country, like US-CA"))
         }
     }
+    /// A stored region: its own country prefix is the country it was parsed against.
+    pub fn parse_stored(raw: &str) -> Result<Self, FieldError> {
+        let country = CountryCode::parse("region", raw.split('-').next())?;
+        Self::parse("region", raw, country)
+    }
+    pub fn country(&self) -> &str {
+        &self.0[..2]
+    }
     pub fn as_str(&self) -> &str {
         &self.0
     }
 }
 
-/// A password as typed; it never leaves the request that carries it except as a hash.
+/// Stored values are read back through the same parsers, so a corrupt item is an error, not a value.
+macro_rules! stored_as_string {
+    ($t:ty, $field:literal, |$v:ident| $parse:expr) => {
+        impl TryFrom<String> for $t {
+            type Error = String;
+            fn try_from($v: String) -> Result<Self, String> {
+                $parse.map_err(|e: FieldError| format!("{}: {} ({:?})", $field, e.message, $v))
+            }
+        }
+        impl From<$t> for String {
+            fn from(v: $t) -> String {
+                v.as_str().to_string()
+            }
+        }
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+stored_as_string!(Email, "email", |v| Email::parse("email", Some(&v)));
+stored_as_string!(DomainLabel, "domain", |v| DomainLabel::parse_stored(&v));
+stored_as_string!(CountryCode, "country", |v| CountryCode::parse("country", Some(&v)));
+stored_as_string!(RegionCode, "region", |v| RegionCode::parse_stored(&v));
+stored_as_string!(PlanId, "plan", |v| PlanId::parse_stored(&v));
+
+/// A plan's id as the catalog names it (`free`, `basic`, ...); the catalog decides which exist.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PlanId(String);
+
+impl PlanId {
+    pub fn free() -> PlanId {
+        PlanId(crate::catalog::FREE.to_string())
+    }
+    pub fn is_free(&self) -> bool {
+        self.0 == crate::catalog::FREE
+    }
+    /// Any id shaped like a catalog id; whether the plan exists is the catalog's answer.
+    pub fn parse_stored(raw: &str) -> Result<Self, FieldError> {
+        let ok = !raw.is_empty()
+            && raw.len() <= 40
+            && raw.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+        if ok {
+            Ok(PlanId(raw.to_string()))
+        } else {
+            Err(FieldError::new("plan", "is not a plan id"))
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<str> for PlanId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+impl PartialEq<&str> for PlanId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+impl PartialEq<str> for DomainLabel {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+impl PartialEq<&str> for DomainLabel {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+impl PartialEq<str> for Email {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+impl PartialEq<&str> for Email {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+impl PartialEq<str> for CountryCode {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+impl PartialEq<&str> for CountryCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// A new password as typed (signup, reset and change share this one rule); it never leaves the
+/// request that carries it except as a hash.
 #[derive(Clone)]
 pub struct Password(String);
 
@@ -153,6 +325,10 @@ impl Password {
         if n > 256 {
             return Err(FieldError::new(field, "must be at most 256 characters"));
         }
+        if v.chars().any(char::is_control) {
+            return Err(FieldError::new(field, "must not contain control characters"));
+        }
+        // Kept exactly as typed: leading and trailing spaces are part of it.
         Ok(Password(v.to_string()))
     }
     pub fn expose(&self) -> &str {
@@ -164,6 +340,15 @@ impl std::fmt::Debug for Password {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Password(***)")
     }
+}
+
+/// Test shorthand: a stored value from text, panicking on an invalid one.
+#[cfg(test)]
+pub(crate) fn v<T: TryFrom<String>>(s: &str) -> T
+where
+    T::Error: std::fmt::Debug,
+{
+    T::try_from(s.to_string()).expect("a valid test value")
 }
 
 #[cfg(test)]
@@ -197,6 +382,26 @@ mod tests {
         assert_eq!(Email::parse("email", Some(" Ann@Example.COM ")).unwrap().as_str(), "ann@example.com");
         for bad in ["ann", "ann@", "@example.com", "ann@example", "ann@ex..com", "a b@example.com"] {
             assert!(Email::parse("email", Some(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_email_is_ascii_with_a_dot_atom_local_part() {
+        for bad in [
+            "josé@example.com",
+            "ann@exämple.com",
+            ".ann@example.com",
+            "ann.@example.com",
+            "a..b@example.com",
+            "\"ann\"@example.com",
+            "ann@-example.com",
+            "ann\n@example.com",
+            "a,b@example.com",
+        ] {
+            assert!(Email::parse("email", Some(bad)).is_err(), "{bad}");
+        }
+        for good in ["ann.lee+crm@example.co.uk", "o'brien@example.ie", "x_y-z@sub.example.org"] {
+            assert!(Email::parse("email", Some(good)).is_ok(), "{good}");
         }
     }
 

@@ -1,5 +1,6 @@
 //! Property tests of the input parsers: arbitrary input never panics, and what parses is valid
 //! and stable. `make test` runs the default number of cases; `make fuzz` runs many more.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test's failure is a panic")]
 
 use domain::forms::ImplementationRequestInput;
 use domain::signup::SignupRequest;

@@ -32,12 +32,28 @@ pub struct Claims {
     /// The account id.
     pub sub: String,
     pub email: String,
+    /// The administrator's credential version when the token was issued: raising it revokes it.
+    #[serde(default)]
+    pub ver: u32,
     pub iat: i64,
     pub exp: i64,
 }
 
-pub fn issue_token(secret: &str, account_id: &str, email: &str, now: DateTime<Utc>, ttl: Duration) -> anyhow::Result<String> {
-    let claims = Claims { sub: account_id.into(), email: email.into(), iat: now.timestamp(), exp: (now + ttl).timestamp() };
+pub fn issue_token(
+    secret: &str,
+    account_id: &str,
+    email: &str,
+    version: u32,
+    now: DateTime<Utc>,
+    ttl: Duration,
+) -> anyhow::Result<String> {
+    let claims = Claims {
+        sub: account_id.into(),
+        email: email.into(),
+        ver: version,
+        iat: now.timestamp(),
+        exp: (now + ttl).timestamp(),
+    };
     Ok(encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret.as_bytes()))?)
 }
 
@@ -52,19 +68,47 @@ pub fn verify_token(secret: &str, token: &str, now: DateTime<Utc>) -> Option<Cla
 
 /// Compares shared keys without leaking where they differ.
 pub fn keys_match(given: &str, expected: &str) -> bool {
-    let mut mac = Hmac::<Sha256>::new_from_slice(b"key-compare").expect("any key length");
-    mac.update(expected.as_bytes());
-    let want = mac.finalize().into_bytes();
-    let mut mac = Hmac::<Sha256>::new_from_slice(b"key-compare").expect("any key length");
+    let digest = |v: &str| hmac_sha256(b"key-compare", &[v.as_bytes()]);
+    let (Some(want), Some(mut mac)) = (digest(expected), Hmac::<Sha256>::new_from_slice(b"key-compare").ok()) else {
+        return false;
+    };
     mac.update(given.as_bytes());
     mac.verify_slice(&want).is_ok() && !expected.is_empty()
+}
+
+/// A keyed hash (hex) of a personal value, for keys that must not hold the value itself
+/// (throttle counters are keyed by address and source IP, never the address or IP).
+pub fn keyed_hash(secret: &str, purpose: &str, value: &str) -> String {
+    hex::encode(hmac_sha256(secret.as_bytes(), &[purpose.as_bytes(), b":", value.as_bytes()]).unwrap_or_default())
+}
+
+/// A one-time token for a link (verification, password reset), and the hash it is stored under:
+/// the token itself is never stored.
+pub fn one_time_token() -> (String, String) {
+    let token = hex::encode(rand::random::<[u8; 32]>());
+    let hash = token_hash(&token);
+    (token, hash)
+}
+
+pub fn token_hash(token: &str) -> String {
+    use sha2::Digest;
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// HMAC-SHA256 of the parts, in order (HMAC takes a key of any length, so `None` never happens).
+pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Option<Vec<u8>> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).ok()?;
+    for p in parts {
+        mac.update(p);
+    }
+    Some(mac.finalize().into_bytes().to_vec())
 }
 
 pub const WEBHOOK_TOLERANCE_SECONDS: i64 = 300;
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
-    #[error("missing or malformed billing-signature header")]
+    #[error("missing or malformed Stripe-Signature header")]
     Malformed,
     #[error("signature timestamp is more than 5 minutes from the request time")]
     Stale,
@@ -72,8 +116,13 @@ pub enum SignatureError {
     Mismatch,
 }
 
-/// `billing-signature: t=<unix>,v1=<hex>`, an HMAC-SHA256 of `t.body` with the shared secret.
-pub fn verify_webhook(secret: &str, header: Option<&str>, body: &[u8], now: DateTime<Utc>) -> Result<(), SignatureError> {
+/// `Stripe-Signature: t=<unix>,v1=<hex>`, an HMAC-SHA256 of `t.body` with the webhook secret.
+pub fn verify_webhook(
+    secret: &str,
+    header: Option<&str>,
+    body: &[u8],
+    now: DateTime<Utc>,
+) -> Result<(), SignatureError> {
     let header = header.ok_or(SignatureError::Malformed)?;
     let mut t = None;
     let mut sigs = Vec::new();
@@ -106,11 +155,8 @@ pub fn verify_webhook(secret: &str, header: Option<&str>, body: &[u8], now: Date
 
 /// The header a processor would send (used by tests and the bench).
 pub fn sign_webhook(secret: &str, t: i64, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
-    mac.update(t.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
+    let sig = hmac_sha256(secret.as_bytes(), &[t.to_string().as_bytes(), b".", body]).unwrap_or_default();
+    format!("t={t},v1={}", hex::encode(sig))
 }
 
 #[cfg(test)]
@@ -132,7 +178,8 @@ mod tests {
 
     #[test]
     fn a_token_expires_by_the_event_time() {
-        let tok = issue_token("s3cret", "a1", "ann@x.io", now(), Duration::minutes(60)).unwrap();
+        let tok = issue_token("s3cret", "a1", "ann@x.io", 3, now(), Duration::minutes(60)).unwrap();
+        assert_eq!(verify_token("s3cret", &tok, now()).map(|c| c.ver), Some(3));
         assert!(verify_token("s3cret", &tok, now() + Duration::minutes(59)).is_some());
         assert!(verify_token("s3cret", &tok, now() + Duration::minutes(60)).is_none());
         assert!(verify_token("other", &tok, now()).is_none());
@@ -149,7 +196,10 @@ mod tests {
         assert_eq!(verify_webhook("whsec", Some(&h), br#"{"id":"evt_2"}"#, now()), Err(SignatureError::Mismatch));
         assert_eq!(verify_webhook("whsec", None, body, now()), Err(SignatureError::Malformed));
         assert_eq!(verify_webhook("whsec", Some("t=1"), body, now()), Err(SignatureError::Malformed));
-        assert_eq!(verify_webhook("whsec", Some("t=-9223372036854775808,v1=00"), body, now()), Err(SignatureError::Stale));
+        assert_eq!(
+            verify_webhook("whsec", Some("t=-9223372036854775808,v1=00"), body, now()),
+            Err(SignatureError::Stale)
+        );
     }
 
     #[test]

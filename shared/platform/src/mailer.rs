@@ -12,11 +12,27 @@ pub struct OutgoingMail {
     pub text: String,
 }
 
+/// Why a mail was not sent: worth another try later, or never (SES refused the message itself).
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error("refused for good: {0}")]
+    Permanent(String),
+    #[error(transparent)]
+    Transient(#[from] anyhow::Error),
+}
+
 #[async_trait]
 pub trait Mailer: Send + Sync {
     /// Sends one message; returns the provider's message id.
-    async fn send(&self, mail: &OutgoingMail) -> anyhow::Result<String>;
+    async fn send(&self, mail: &OutgoingMail) -> Result<String, MailError>;
+    /// Messages per second the provider accepts from this account (`None`: unknown).
+    async fn max_send_rate(&self) -> Option<f64> {
+        None
+    }
 }
+
+/// SES error codes that no retry can change: the message or an address in it is refused.
+const PERMANENT: [&str; 3] = ["MessageRejected", "InvalidParameterValue", "MailFromDomainNotVerified"];
 
 pub struct SesMailer {
     client: aws_sdk_ses::Client,
@@ -35,7 +51,17 @@ fn content(s: &str) -> anyhow::Result<Content> {
 
 #[async_trait]
 impl Mailer for SesMailer {
-    async fn send(&self, mail: &OutgoingMail) -> anyhow::Result<String> {
+    async fn max_send_rate(&self) -> Option<f64> {
+        match self.client.get_send_quota().send().await {
+            Ok(q) => Some(q.max_send_rate()).filter(|r| *r > 0.0),
+            Err(e) => {
+                tracing::warn!(error = %aws_sdk_ses::error::DisplayErrorContext(&e), "SES GetSendQuota failed");
+                None
+            }
+        }
+    }
+
+    async fn send(&self, mail: &OutgoingMail) -> Result<String, MailError> {
         let message = Message::builder()
             .subject(content(&mail.subject)?)
             .body(Body::builder().text(content(&mail.text)?).build())
@@ -47,8 +73,18 @@ impl Mailer for SesMailer {
             .destination(Destination::builder().set_to_addresses(Some(mail.to.clone())).build())
             .message(message)
             .send()
-            .await
-            .context("SES SendEmail")?;
-        Ok(out.message_id().to_string())
+            .await;
+        match out {
+            Ok(out) => Ok(out.message_id().to_string()),
+            Err(e) => {
+                use aws_sdk_ses::error::ProvideErrorMetadata;
+                match e.code() {
+                    Some(code) if PERMANENT.contains(&code) => {
+                        Err(MailError::Permanent(format!("{code}: {}", e.message().unwrap_or_default())))
+                    }
+                    _ => Err(MailError::Transient(anyhow::Error::new(e).context("SES SendEmail"))),
+                }
+            }
+        }
     }
 }

@@ -1,51 +1,20 @@
 //! The store and mailer adapters against the real local stack (DynamoDB Local, the SES emulator):
 //! each test writes to a table of its own, created from template.yaml by infra/bootstrap.py.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test's failure is a panic")]
 
 use chrono::{TimeZone, Utc};
 use domain::countries::ContractingParty;
 use domain::lifecycle::Effect;
 use domain::notice::{Notice, NoticeKind};
-use domain::{Account, Policy};
-use platform::items::{self, domain_pk, from_item, to_item, OutboxMail};
-use platform::mailer::{Mailer, OutgoingMail, SesMailer};
+use domain::Account;
+use platform::dynamo::{Tag, WriteError};
+use platform::mailer::{MailError, Mailer, OutgoingMail};
 use platform::outbox::deliver;
-use platform::store::{put, Change, Store, WriteError};
+use platform::repo::accounts::User;
+use platform::repo::outbox::{MailSettings, MailStatus};
+use platform::testkit::{app, app_configured, v};
+use platform::{App, Change};
 use std::io::{Read, Write};
-use std::path::PathBuf;
-use std::process::Command;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn stack() {
-    platform::testkit::local_stack();
-}
-
-fn bootstrap(args: &[&str]) {
-    let status = Command::new(root().join(".tools/venv/bin/python"))
-        .arg(root().join("infra/bootstrap.py"))
-        .args(args)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .expect("python");
-    assert!(status.success(), "bootstrap {args:?} failed");
-}
-
-async fn fresh_store() -> Store {
-    stack();
-    let table = format!("it-{}", uuid::Uuid::new_v4().simple());
-    bootstrap(&["create-table", "--table", &table]);
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    Store::new(aws_sdk_dynamodb::Client::new(&sdk), &table, 4)
-}
-
-async fn ses() -> SesMailer {
-    stack();
-    bootstrap(&["verify-sender"]);
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    SesMailer::new(aws_sdk_ses::Client::new(&sdk), &std::env::var("MAIL_FROM").unwrap())
-}
 
 /// The messages the SES emulator accepted, from its `/moto-api/data.json`.
 fn sent_mail() -> Vec<serde_json::Value> {
@@ -62,96 +31,198 @@ fn sent_mail() -> Vec<serde_json::Value> {
 
 fn account(id: &str, admin: &str) -> Account {
     Account::new_free(
-        id.into(), format!("d{id}"), "Acme".into(), "US".into(), None,
+        id.into(),
+        v(&format!("d{id}")),
+        "Acme".into(),
+        v("US"),
+        None,
         ContractingParty { name: "Bitrix, Inc.".into(), notices_email: "privacy@bitrix24.com".into() },
-        admin.into(), "2021-11-01".into(), Utc.with_ymd_and_hms(2027, 5, 1, 0, 0, 0).unwrap(),
+        v(admin),
+        "2021-11-01".into(),
+        Utc.with_ymd_and_hms(2027, 5, 1, 0, 0, 0).unwrap(),
     )
 }
 
+fn unique(prefix: &str) -> String {
+    format!("{prefix}{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+}
+
+async fn create(app: &App, a: &mut Account) -> Result<Vec<platform::repo::outbox::OutboxMail>, WriteError> {
+    let user = User {
+        account_id: a.id.clone(),
+        email: a.admins[0].clone(),
+        first_name: "A".into(),
+        last_name: "B".into(),
+        role: "administrator".into(),
+        created_at: a.created_at,
+    };
+    let extra = app.accounts.signup_writes(a, &user, "hash".into()).unwrap();
+    let now = a.created_at;
+    let effects = [Effect::Notice(Notice::new(NoticeKind::Welcome, now, None))];
+    app.accounts
+        .commit(
+            Change { account: a, expected_version: None, effects: &effects, history: vec![], extra, now },
+            &app.config.policy,
+        )
+        .await
+}
+
 #[tokio::test]
-async fn an_item_written_is_read_back_and_a_second_conditional_write_loses() {
-    let store = fresh_store().await;
-    let item = to_item(domain_pk("acme"), "DOMAIN", "domain", &serde_json::json!({"account_id": "a1"})).unwrap();
-    assert!(store.put_new(item.clone()).await.unwrap());
-    let mut again = item;
-    again.insert("account_id".into(), items::s("a2"));
-    assert!(!store.put_new(again).await.unwrap(), "the second claim must lose");
-    let back = store.get(&domain_pk("acme"), "DOMAIN").await.unwrap().unwrap();
-    assert_eq!(back["account_id"].as_s().unwrap(), "a1");
+async fn a_partner_written_is_read_back_and_a_second_new_only_write_loses() {
+    let app = app().await;
+    let p: domain::forms::PartnerInput = serde_json::from_value(serde_json::json!({
+        "id": "kiwi-crm", "name": "Kiwi CRM", "email": "leads@kiwi.example.com", "countries": ["NZ"]
+    }))
+    .unwrap();
+    let p = p.parse().unwrap();
+    assert!(app.forms.add_partner(&p).await.unwrap());
+    assert!(!app.forms.add_partner(&p).await.unwrap(), "the second write must lose");
+    let back = app.forms.partners_for(&v("NZ")).await.unwrap();
+    assert_eq!(back.iter().filter(|b| b.id == "kiwi-crm").count(), 1);
 }
 
 #[tokio::test]
 async fn two_writers_of_the_same_account_version_one_wins_and_the_other_conflicts() {
-    let store = fresh_store().await;
-    let p = Policy::default();
+    let app = app().await;
+    let p = app.config.policy.clone();
     let now = Utc.with_ymd_and_hms(2027, 5, 1, 0, 0, 0).unwrap();
-    let mut a = account("race1", "ann@race.example");
-    store.commit(Change { account: &mut a, expected_version: None, effects: &[], history: vec![], extra: vec![], now }, &p).await.unwrap();
-    let (mut first, mut second) = (store.account("race1").await.unwrap().unwrap(), store.account("race1").await.unwrap().unwrap());
+    let id = unique("race");
+    create(&app, &mut account(&id, &format!("{id}@race.example"))).await.unwrap();
+    let (mut first, mut second) =
+        (app.accounts.get(&id).await.unwrap().unwrap(), app.accounts.get(&id).await.unwrap().unwrap());
     first.company = "First".into();
     second.company = "Second".into();
     let v = first.version;
-    store.commit(Change { account: &mut first, expected_version: Some(v), effects: &[], history: vec![], extra: vec![], now }, &p).await.unwrap();
-    let lost = store.commit(Change { account: &mut second, expected_version: Some(v), effects: &[], history: vec![], extra: vec![], now }, &p).await;
-    assert!(matches!(lost, Err(WriteError::Conflict { ref failed }) if failed == &vec![0]), "{lost:?}");
-    assert_eq!(store.account("race1").await.unwrap().unwrap().company, "First");
+    let c = |a| Change { account: a, expected_version: Some(v), effects: &[], history: vec![], extra: vec![], now };
+    app.accounts.commit(c(&mut first), &p).await.unwrap();
+    let lost = app.accounts.commit(c(&mut second), &p).await;
+    assert!(matches!(lost, Err(WriteError::Conflict(ref tags)) if tags == &vec![Tag::Account]), "{lost:?}");
+    assert_eq!(app.accounts.get(&id).await.unwrap().unwrap().company, "First");
 }
 
 #[tokio::test]
 async fn a_transaction_names_the_claim_that_lost_and_writes_nothing() {
-    let store = fresh_store().await;
-    let p = Policy::default();
-    let now = Utc.with_ymd_and_hms(2027, 5, 1, 0, 0, 0).unwrap();
-    let claim = |id: &str| put(store.table(), to_item(domain_pk("taken"), "DOMAIN", "domain", &serde_json::json!({"account_id": id})).unwrap(), Some("attribute_not_exists(PK)")).unwrap();
-    let mut a = account("t1", "a@t.example");
-    store.commit(Change { account: &mut a, expected_version: None, effects: &[], history: vec![], extra: vec![claim("t1")], now }, &p).await.unwrap();
-    let mut b = account("t2", "b@t.example");
-    let r = store.commit(Change { account: &mut b, expected_version: None, effects: &[], history: vec![], extra: vec![claim("t2")], now }, &p).await;
-    assert!(matches!(r, Err(WriteError::Conflict { ref failed }) if failed == &vec![1]), "{r:?}");
-    assert!(store.account("t2").await.unwrap().is_none(), "nothing of the losing transaction is written");
+    let app = app().await;
+    let first = unique("t");
+    let mut a = account(&first, &format!("{first}@t.example"));
+    create(&app, &mut a).await.unwrap();
+    let second = unique("t");
+    let mut b = account(&second, &format!("{second}@t.example"));
+    b.domain = a.domain.clone();
+    let r = create(&app, &mut b).await;
+    assert!(matches!(r, Err(ref e) if e.lost(Tag::DomainClaim) && !e.lost(Tag::EmailClaim)), "{r:?}");
+    assert!(app.accounts.get(&second).await.unwrap().is_none(), "nothing of the losing transaction is written");
 }
 
 #[tokio::test]
 async fn a_mail_sent_through_ses_is_read_back_from_the_emulator() {
-    let mailer = ses().await;
+    let app = app().await;
+    let mailer = app.mailer.clone();
     let to = format!("{}@mail.example", uuid::Uuid::new_v4().simple());
-    let id = mailer.send(&OutgoingMail { to: vec![to.clone()], subject: "Hello".into(), text: "Body text".into() }).await.unwrap();
+    let id = mailer
+        .send(&OutgoingMail { to: vec![to.clone()], subject: "Hello".into(), text: "Body text".into() })
+        .await
+        .unwrap();
     assert!(!id.is_empty());
     let mine: Vec<_> = sent_mail().into_iter().filter(|m| m["destinations"]["ToAddresses"][0] == to.as_str()).collect();
     assert_eq!(mine.len(), 1);
     assert_eq!((mine[0]["subject"].as_str(), mine[0]["body"].as_str()), (Some("Hello"), Some("Body text")));
 }
 
-struct Refusing;
+/// SES refusing every message: for a while (throttled, down) or for good (the message itself).
+struct Refusing {
+    permanent: bool,
+    tries: std::sync::atomic::AtomicUsize,
+}
+impl Refusing {
+    fn new(permanent: bool) -> Refusing {
+        Refusing { permanent, tries: 0.into() }
+    }
+    fn tries(&self) -> usize {
+        self.tries.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
 #[async_trait::async_trait]
 impl Mailer for Refusing {
-    async fn send(&self, _: &OutgoingMail) -> anyhow::Result<String> {
-        anyhow::bail!("SES refused")
+    async fn send(&self, _: &OutgoingMail) -> Result<String, MailError> {
+        self.tries.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if self.permanent {
+            Err(MailError::Permanent("MessageRejected: Email address is not verified".into()))
+        } else {
+            Err(MailError::Transient(anyhow::anyhow!("SES refused")))
+        }
     }
 }
 
-#[tokio::test]
-async fn a_notice_that_ses_refused_stays_in_the_outbox_and_is_sent_once_after_its_lease() {
-    let store = fresh_store().await;
-    let mailer = ses().await;
-    let p = Policy::default();
-    let now = Utc.with_ymd_and_hms(2027, 5, 1, 0, 0, 0).unwrap();
-    let admin = format!("{}@outbox.example", uuid::Uuid::new_v4().simple());
-    let mut a = account("o1", &admin);
-    let effects = [Effect::Notice(Notice { kind: NoticeKind::Welcome, at: now, subject_at: None })];
-    let mails = store.commit(Change { account: &mut a, expected_version: None, effects: &effects, history: vec![], extra: vec![], now }, &p).await.unwrap();
-    assert_eq!(deliver(&store, &Refusing, &mails, now).await.failed, 1);
+fn mail_settings(lease_seconds: i64, retry_base_seconds: i64, max_attempts: u32) -> impl FnOnce(&mut platform::Config) {
+    move |c| c.mail = MailSettings { lease_seconds, retry_base_seconds, max_attempts }
+}
 
-    let due_now = store.due_page(items::shard_of(&mails[0].key, 4), now, 100, None).await.unwrap().0;
-    assert!(due_now.iter().all(|i| i["entity"].as_s().unwrap() != "outbox"), "leased mail is not retried early");
-    let later = now + chrono::Duration::seconds(121);
-    assert!(store.claim_mail(&mails[0].key, now).await.unwrap().is_none(), "the lease still holds");
-    let claimed = store.claim_mail(&mails[0].key, later).await.unwrap().expect("lease ran out");
-    assert!(store.claim_mail(&mails[0].key, later).await.unwrap().is_none(), "one claimant at a time");
-    assert_eq!(deliver(&store, &mailer, &[claimed], later).await.sent, 1);
-    assert!(store.claim_mail(&mails[0].key, later + chrono::Duration::days(1)).await.unwrap().is_none(), "sent mail is never claimed again");
-    let stored: OutboxMail = from_item(store.get(&items::outbox_pk(&mails[0].key), "OUTBOX").await.unwrap().unwrap()).unwrap();
-    assert_eq!(stored.status, "sent");
+#[tokio::test]
+async fn a_notice_that_ses_refused_waits_on_the_clock_in_the_mail_lane_and_is_sent_once() {
+    let app = app_configured(mail_settings(1, 1, 8)).await;
+    // An event time far from the clock: leases and retries must not be measured against it.
+    let now = Utc.with_ymd_and_hms(2031, 5, 1, 0, 0, 0).unwrap();
+    let id = unique("o");
+    let admin = format!("{}@outbox.example", uuid::Uuid::new_v4().simple());
+    let mails = create(&app, &mut account(&id, &admin)).await.unwrap();
+    assert!(app.outbox.claim(&mails[0]).await.unwrap().is_none(), "the writer's lease holds");
+    assert_eq!(deliver(&app.outbox, &Refusing::new(false), &mails, now).await.failed, 1);
+    let waiting = app.outbox.get(Some(&id), &mails[0].key).await.unwrap().unwrap();
+    assert_eq!((waiting.status, waiting.attempts), (MailStatus::Sending, 1));
+    assert_eq!(waiting.last_error.as_deref(), Some("SES refused"));
+
+    let shard = platform::dynamo::keys::shard(&mails[0].key);
+    let (lane, _) = app.outbox.due_page(shard, Utc::now() + chrono::Duration::seconds(5), 100, None).await.unwrap();
+    assert!(lane.iter().any(|m| matches!(m, Ok(m) if m.key == mails[0].key)), "in the mail lane");
+    let accounts_lane = app.sweep.due_page(&platform::dynamo::keys::due_pk(shard), now, 100, None).await.unwrap().items;
+    assert!(accounts_lane.iter().all(Result::is_ok), "the account lane holds no mail");
+
+    assert!(app.outbox.claim(&waiting).await.unwrap().is_none(), "not before its retry time on the clock");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let claimed = app.outbox.claim(&waiting).await.unwrap().expect("its retry time came");
+    assert!(app.outbox.claim(&waiting).await.unwrap().is_none(), "one claimant at a time");
+    assert_eq!(deliver(&app.outbox, app.mailer.as_ref(), std::slice::from_ref(&claimed), now).await.sent, 1);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert!(app.outbox.claim(&claimed).await.unwrap().is_none(), "sent mail is never claimed again");
+    let stored = app.outbox.get(Some(&id), &mails[0].key).await.unwrap().unwrap();
+    assert_eq!(stored.status, MailStatus::Sent);
     assert!(stored.to.is_empty() && stored.text.is_empty(), "a sent mail keeps no personal data");
     assert_eq!(sent_mail().iter().filter(|m| m["destinations"]["ToAddresses"][0] == admin.as_str()).count(), 1);
+}
+
+#[tokio::test]
+async fn a_mail_that_fails_a_hundred_times_is_tried_max_attempts_times_then_set_aside_and_listed() {
+    let app = app_configured(mail_settings(1, 0, 5)).await;
+    let now = Utc.with_ymd_and_hms(2027, 5, 1, 0, 0, 0).unwrap();
+    let id = unique("f");
+    let mails = create(&app, &mut account(&id, &format!("{id}@failing.example"))).await.unwrap();
+    let ses = Refusing::new(false);
+    let mut mail = mails[0].clone();
+    for _ in 0..100 {
+        deliver(&app.outbox, &ses, std::slice::from_ref(&mail), now).await;
+        let Some(next) = app.outbox.claim(&mail).await.unwrap() else { break };
+        mail = next;
+    }
+    assert_eq!(ses.tries(), 5, "tried MAIL_MAX_ATTEMPTS times, then never again");
+    let stored = app.outbox.get(Some(&id), &mails[0].key).await.unwrap().unwrap();
+    assert_eq!((stored.status, stored.attempts), (MailStatus::Failed, 5));
+    let shard = platform::dynamo::keys::shard(&mails[0].key);
+    let (lane, _) = app.outbox.due_page(shard, Utc::now() + chrono::Duration::days(1), 100, None).await.unwrap();
+    assert!(lane.is_empty(), "out of the sweep's way");
+    let failed = app.outbox.failed(100).await.unwrap();
+    assert_eq!(failed.iter().map(|m| m.key.as_str()).collect::<Vec<_>>(), [mails[0].key.as_str()]);
+}
+
+#[tokio::test]
+async fn a_mail_ses_refuses_for_good_is_set_aside_at_the_first_try() {
+    let app = app().await;
+    let now = Utc.with_ymd_and_hms(2027, 5, 1, 0, 0, 0).unwrap();
+    let id = unique("p");
+    let mails = create(&app, &mut account(&id, &format!("{id}@refused.example"))).await.unwrap();
+    let d = deliver(&app.outbox, &Refusing::new(true), &mails, now).await;
+    assert_eq!((d.failed, d.set_aside), (1, 1));
+    let stored = app.outbox.get(Some(&id), &mails[0].key).await.unwrap().unwrap();
+    assert_eq!((stored.status, stored.attempts), (MailStatus::Failed, 1));
+    assert!(stored.last_error.unwrap_or_default().starts_with("MessageRejected"));
 }

@@ -1,10 +1,18 @@
 //! The lifecycle as one pure function (SPEC: Lifecycle): what is scheduled for an account,
 //! `advance` to apply everything due by a moment, and the forecast (advance with nobody acting).
 
-use crate::account::{Account, PlanSwitch, State, StateReason};
-use crate::catalog::{Catalog, FREE};
+mod actions;
+mod forecast;
+
+pub use actions::*;
+pub use forecast::{forecast, Forecast};
+
+use crate::account::{Account, State, StateReason};
+use crate::billing::{next_retry, record_attempt, withdraw_charges, Money};
+use crate::catalog::Catalog;
 use crate::notice::{Notice, NoticeKind};
 use crate::policy::{days, Policy};
+use crate::types::PlanId;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -14,12 +22,16 @@ use serde::Serialize;
 pub enum Step {
     RenewalNotice,
     RenewalCharge,
-    PlanSwitch,
+    /// The running term ends and the next one bought ahead begins (its plan with it).
+    TermRoll,
     TermEnd,
+    RenewalRetry,
     SuspensionNotice,
     GraceEnd,
     InactivityWarning,
     Archive,
+    /// §4.1: the one reminder to verify the address.
+    VerifyReminder,
     DeletionNotice,
     Delete,
 }
@@ -33,6 +45,7 @@ impl Step {
                 | Step::RenewalCharge
                 | Step::SuspensionNotice
                 | Step::InactivityWarning
+                | Step::VerifyReminder
                 | Step::DeletionNotice
         )
     }
@@ -50,12 +63,39 @@ pub struct Due {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Effect {
-    Transition { at: DateTime<Utc>, from: State, to: State, reason: Option<StateReason>, plan: String },
+    Transition {
+        at: DateTime<Utc>,
+        from: State,
+        to: State,
+        reason: Option<StateReason>,
+        plan: PlanId,
+    },
     Notice(Notice),
-    ChargeRequest { at: DateTime<Utc>, plan: String, months: u32, term_start: DateTime<Utc> },
-    PlanChanged { at: DateTime<Utc>, from: String, to: String },
-    Payment { at: DateTime<Utc>, plan: String, months: u32, term_start: DateTime<Utc>, term_end: DateTime<Utc> },
-    Delete { at: DateTime<Utc>, reason: Option<StateReason> },
+    /// §7.7: a renewal charge attempt to make at Stripe (recorded pending on the account).
+    ChargeRequest {
+        at: DateTime<Utc>,
+        plan: PlanId,
+        months: u32,
+        term_start: DateTime<Utc>,
+        price: Option<Money>,
+        attempt: u8,
+    },
+    PlanChanged {
+        at: DateTime<Utc>,
+        from: PlanId,
+        to: PlanId,
+    },
+    Payment {
+        at: DateTime<Utc>,
+        plan: PlanId,
+        months: u32,
+        term_start: DateTime<Utc>,
+        term_end: DateTime<Utc>,
+    },
+    Delete {
+        at: DateTime<Utc>,
+        reason: Option<StateReason>,
+    },
 }
 
 impl Effect {
@@ -88,7 +128,7 @@ fn free_inactivity_deadline(a: &Account, p: &Policy) -> DateTime<Utc> {
     a.last_activity.max(a.state_since) + days(p.inactivity_days)
 }
 
-fn deletion_at(a: &Account, p: &Policy) -> Option<DateTime<Utc>> {
+pub(crate) fn deletion_at(a: &Account, p: &Policy) -> Option<DateTime<Utc>> {
     let after = match a.state {
         State::Suspended => p.suspension_deletion_days,
         State::Archived => p.archive_deletion_days,
@@ -102,21 +142,33 @@ pub fn grace_end(a: &Account, p: &Policy) -> Option<DateTime<Utc>> {
     a.term_end.map(|t| t + days(p.grace_days))
 }
 
+/// Auto-renewal can charge: it is on and a card is saved (§7.7).
+fn charges(a: &Account) -> bool {
+    a.auto_renew && a.payment_method.is_some()
+}
+
 /// Every step scheduled for the account in its current state, in time order.
 pub fn schedule(a: &Account, p: &Policy) -> Vec<Due> {
     let mut out = Vec::new();
-    let mut warn = |step, lead: i64, subject: DateTime<Utc>| {
-        out.push(Due { at: subject - days(lead), step, subject_at: subject })
-    };
+    let mut warn =
+        |step, lead: i64, subject: DateTime<Utc>| out.push(Due { at: subject - days(lead), step, subject_at: subject });
+    // §4.1: until the address is verified, the link's reminder and the deletion are all there is.
+    if a.state == State::Active && !a.email_verified {
+        let deadline = crate::identity::verification_deadline(a, p);
+        warn(Step::VerifyReminder, p.verification_reminder_days, deadline);
+        warn(Step::Delete, 0, deadline);
+        out.sort_by_key(|d| (d.at, d.step));
+        return out;
+    }
     match a.state {
         State::Active => match a.term_end {
             Some(t) => {
-                warn(Step::RenewalNotice, p.renewal_notice_days, t);
-                if a.auto_renew && a.charge_requested_for != Some(t) {
-                    warn(Step::RenewalCharge, p.renewal_charge_days, t);
+                if let Some(next) = a.terms_ahead.first() {
+                    warn(Step::TermRoll, 0, next.start);
                 }
-                if let Some(s) = &a.plan_switch {
-                    warn(Step::PlanSwitch, 0, s.at);
+                warn(Step::RenewalNotice, p.renewal_notice_days, t);
+                if charges(a) && a.renewal.as_ref().map(|r| r.term_end) != Some(t) {
+                    warn(Step::RenewalCharge, p.renewal_charge_days, t);
                 }
                 warn(Step::TermEnd, 0, t);
             }
@@ -128,6 +180,9 @@ pub fn schedule(a: &Account, p: &Policy) -> Vec<Due> {
         },
         State::Grace => {
             if let Some(g) = grace_end(a, p) {
+                if let Some((retry, _)) = next_retry(a, p).filter(|(t, _)| charges(a) && *t < g) {
+                    warn(Step::RenewalRetry, 0, retry);
+                }
                 warn(Step::SuspensionNotice, p.suspension_notice_days, g);
                 warn(Step::GraceEnd, 0, g);
             }
@@ -146,12 +201,27 @@ pub fn schedule(a: &Account, p: &Policy) -> Vec<Due> {
     out
 }
 
-/// The next moment the sweep must look at this account, if any (kept in the due-time index).
+/// The next scheduled step after the cursor, if any.
 pub fn due_at(a: &Account, p: &Policy) -> Option<DateTime<Utc>> {
     schedule(a, p).into_iter().find(|d| d.at > a.swept_until).map(|d| d.at)
 }
 
-fn transition(a: &mut Account, at: DateTime<Utc>, to: State, reason: Option<StateReason>) -> Effect {
+/// When the sweep must next look at the account (its place in the due-time index): the next
+/// scheduled step, or while a renewal charge is recorded but not yet known to be made, at once
+/// (or when the lease of whoever is making it runs out).
+pub fn sweep_due_at(a: &Account, p: &Policy) -> Option<DateTime<Utc>> {
+    let pending = a
+        .renewal
+        .as_ref()
+        .filter(|r| r.status == crate::account::ChargeStatus::Pending)
+        .map(|r| r.lease_until.unwrap_or(r.at));
+    match (due_at(a, p), pending) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, y) => x.or(y),
+    }
+}
+
+pub(crate) fn transition(a: &mut Account, at: DateTime<Utc>, to: State, reason: Option<StateReason>) -> Effect {
     let from = a.state;
     a.state = to;
     a.state_reason = reason;
@@ -159,24 +229,30 @@ fn transition(a: &mut Account, at: DateTime<Utc>, to: State, reason: Option<Stat
     Effect::Transition { at, from, to, reason, plan: a.plan.clone() }
 }
 
-fn to_free(a: &mut Account, at: DateTime<Utc>) -> Effect {
-    a.plan = FREE.into();
+/// The account goes on the Free plan, active: a plan change (if it was on another) and the transition.
+pub(crate) fn to_free(a: &mut Account, at: DateTime<Utc>) -> Vec<Effect> {
+    let mut out = Vec::with_capacity(2);
+    if a.plan != PlanId::free() {
+        out.push(Effect::PlanChanged { at, from: a.plan.clone(), to: PlanId::free() });
+    }
+    a.plan = PlanId::free();
     a.term_start = None;
     a.term_end = None;
+    a.terms_ahead.clear();
     a.auto_renew = false;
     a.next_plan = None;
-    a.plan_switch = None;
-    transition(a, at, State::Active, None)
+    out.push(transition(a, at, State::Active, None));
+    out
 }
 
-fn notice(kind: NoticeKind, at: DateTime<Utc>, subject_at: Option<DateTime<Utc>>) -> Effect {
-    Effect::Notice(Notice { kind, at, subject_at })
+pub(crate) fn notice(kind: NoticeKind, at: DateTime<Utc>, subject_at: Option<DateTime<Utc>>) -> Effect {
+    Effect::Notice(Notice::new(kind, at, subject_at))
 }
 
 /// §7.4: at term or grace end, Free is possible only if the administrator chose it and usage fits.
 fn free_fits(a: &Account, catalog: &Catalog) -> (bool, bool) {
-    let wants_free = a.next_plan.as_deref() == Some(FREE);
-    (wants_free, wants_free && catalog.fits(FREE, &a.usage))
+    let wants_free = a.next_plan.as_ref().is_some_and(PlanId::is_free);
+    (wants_free, wants_free && catalog.fits(crate::catalog::FREE, &a.usage))
 }
 
 /// Applies one due step; returns whether the state changed (so the schedule must be recomputed).
@@ -187,24 +263,30 @@ fn apply(a: &mut Account, d: Due, p: &Policy, catalog: &Catalog, out: &mut Vec<E
         Step::SuspensionNotice => out.push(notice(NoticeKind::SuspensionComing, at, Some(d.subject_at))),
         Step::InactivityWarning => out.push(notice(NoticeKind::InactivityWarning, at, Some(d.subject_at))),
         Step::DeletionNotice => out.push(notice(NoticeKind::DeletionComing, at, Some(d.subject_at))),
-        Step::RenewalCharge => {
-            a.charge_requested_for = Some(d.subject_at);
-            let plan = match a.next_plan.as_deref() {
-                Some(n) if n != FREE => n.to_string(),
-                _ => a.plan_switch.as_ref().map(|s| s.plan.clone()).unwrap_or_else(|| a.plan.clone()),
-            };
-            out.push(Effect::ChargeRequest { at, plan, months: a.term_months, term_start: d.subject_at });
-        }
-        Step::PlanSwitch => {
-            if let Some(PlanSwitch { plan, .. }) = a.plan_switch.take() {
-                out.push(Effect::PlanChanged { at, from: a.plan.clone(), to: plan.clone() });
-                a.plan = plan;
+        Step::VerifyReminder => out.push(notice(NoticeKind::VerifyReminder, at, Some(d.subject_at))),
+        Step::RenewalCharge => out.push(record_attempt(a, d.subject_at, 1, at, catalog)),
+        Step::RenewalRetry => {
+            if let (Some((_, attempt)), Some(t)) = (next_retry(a, p), a.term_end) {
+                out.push(record_attempt(a, t, attempt, at, catalog));
             }
+            return true;
+        }
+        Step::TermRoll => {
+            if !a.terms_ahead.is_empty() {
+                let next = a.terms_ahead.remove(0);
+                a.term_start = Some(next.start);
+                a.term_months = next.months;
+                if next.plan != a.plan {
+                    out.push(Effect::PlanChanged { at, from: a.plan.clone(), to: next.plan.clone() });
+                    a.plan = next.plan;
+                }
+            }
+            return true;
         }
         Step::TermEnd => {
             let (_, fits) = free_fits(a, catalog);
             if fits {
-                out.push(to_free(a, at));
+                out.extend(to_free(a, at));
             } else {
                 out.push(transition(a, at, State::Grace, None));
                 out.push(notice(NoticeKind::GraceStarted, at, grace_end(a, p)));
@@ -212,11 +294,11 @@ fn apply(a: &mut Account, d: Due, p: &Policy, catalog: &Catalog, out: &mut Vec<E
             return true;
         }
         Step::GraceEnd => {
+            withdraw_charges(a, at);
             match free_fits(a, catalog) {
-                (_, true) => out.push(to_free(a, at)),
+                (_, true) => out.extend(to_free(a, at)),
                 (wants_free, false) => {
-                    let reason =
-                        if wants_free { StateReason::IncompatibleContent } else { StateReason::NotRenewed };
+                    let reason = if wants_free { StateReason::IncompatibleContent } else { StateReason::NotRenewed };
                     out.push(transition(a, at, State::Suspended, Some(reason)));
                     out.push(notice(NoticeKind::Suspended, at, deletion_at(a, p)));
                 }
@@ -232,6 +314,7 @@ fn apply(a: &mut Account, d: Due, p: &Policy, catalog: &Catalog, out: &mut Vec<E
             let reason = match a.state {
                 State::Archived => Some(StateReason::Inactivity),
                 State::Terminated => Some(StateReason::Termination),
+                State::Active if !a.email_verified => Some(StateReason::Unverified),
                 _ => a.state_reason,
             };
             out.push(transition(a, at, State::Deleted, reason));
@@ -248,8 +331,7 @@ pub fn advance(a: &mut Account, p: &Policy, catalog: &Catalog, now: DateTime<Utc
     let mut out = Vec::new();
     // Each pass either ends or changes the state; no chain of states is longer than a handful.
     for _ in 0..32 {
-        let due: Vec<Due> =
-            schedule(a, p).into_iter().filter(|d| d.at > a.swept_until && d.at <= now).collect();
+        let due: Vec<Due> = schedule(a, p).into_iter().filter(|d| d.at > a.swept_until && d.at <= now).collect();
         if due.is_empty() {
             break;
         }
@@ -271,102 +353,5 @@ pub fn advance(a: &mut Account, p: &Policy, catalog: &Catalog, now: DateTime<Utc
     out
 }
 
-/// One upcoming event of the forecast.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Forecast {
-    pub at: DateTime<Utc>,
-    pub event: String,
-}
-
-/// The dates of every upcoming step if nobody acts: `advance` run forward from `now`.
-pub fn forecast(a: &Account, p: &Policy, catalog: &Catalog, now: DateTime<Utc>) -> Vec<Forecast> {
-    let mut sim = a.clone();
-    let mut out: Vec<Forecast> =
-        advance(&mut sim, p, catalog, now).iter().map(|e| Forecast { at: e.at(), event: e.label() }).collect();
-    for _ in 0..64 {
-        let Some(next) = due_at(&sim, p) else { break };
-        for e in advance(&mut sim, p, catalog, next) {
-            if !matches!(e, Effect::Delete { .. }) {
-                out.push(Forecast { at: e.at(), event: e.label() });
-            }
-        }
-    }
-    out
-}
-
-/// Why an action on the account is refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum Refusal {
-    #[error("the account is terminated")]
-    Terminated,
-    #[error("the account is deleted")]
-    Deleted,
-    #[error("the account is suspended")]
-    Suspended,
-}
-
-fn refuse_closed(a: &Account) -> Result<(), Refusal> {
-    match a.state {
-        State::Terminated => Err(Refusal::Terminated),
-        State::Deleted => Err(Refusal::Deleted),
-        _ => Ok(()),
-    }
-}
-
-/// Activity reported by the product: counts against inactivity, but only an administrator's
-/// sign-in retrieves an archived account (§21.1).
-pub fn record_activity(a: &mut Account, at: DateTime<Utc>) -> Result<Vec<Effect>, Refusal> {
-    refuse_closed(a)?;
-    if a.state == State::Suspended {
-        return Err(Refusal::Suspended);
-    }
-    a.last_activity = a.last_activity.max(at);
-    Ok(Vec::new())
-}
-
-/// An administrator signs in (SPEC: Sign-in): activity, and it restores an archived account.
-pub fn sign_in(a: &mut Account, at: DateTime<Utc>) -> Result<Vec<Effect>, Refusal> {
-    refuse_closed(a)?;
-    a.last_activity = a.last_activity.max(at);
-    let mut out = Vec::new();
-    if a.state == State::Archived {
-        out.push(to_free(a, at));
-        out.push(notice(NoticeKind::Restored, at, None));
-    }
-    Ok(out)
-}
-
-/// §8.2: written notice of termination by an administrator.
-pub fn terminate(a: &mut Account, p: &Policy, at: DateTime<Utc>) -> Result<Vec<Effect>, Refusal> {
-    refuse_closed(a)?;
-    let t = transition(a, at, State::Terminated, Some(StateReason::Termination));
-    Ok(vec![t, notice(NoticeKind::Terminated, at, deletion_at(a, p))])
-}
-
-/// The moment a Terms version takes effect: versions are dates (`2021-11-01`).
-pub fn terms_effective_at(version: &str) -> Option<DateTime<Utc>> {
-    chrono::NaiveDate::parse_from_str(version, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc())
-}
-
-/// §1.4: once per published version, the administrators of an account that accepted an older
-/// one are told. The notice is dated by the version, so however often this runs its key is one.
-pub fn notify_terms_update(a: &mut Account, version: &str) -> Vec<Effect> {
-    let Some(at) = terms_effective_at(version) else { return Vec::new() };
-    let open = !matches!(a.state, State::Deleted | State::Terminated);
-    if !open || a.terms_version.as_str() >= version || a.terms_notified.as_deref().is_some_and(|n| n >= version) {
-        return Vec::new();
-    }
-    a.terms_notified = Some(version.to_string());
-    vec![notice(NoticeKind::TermsUpdated, at, None)]
-}
-
-/// §21.2.1: an operator suspends the account for a Terms violation.
-pub fn suspend_for_violation(a: &mut Account, p: &Policy, at: DateTime<Utc>) -> Result<Vec<Effect>, Refusal> {
-    refuse_closed(a)?;
-    let t = transition(a, at, State::Suspended, Some(StateReason::TermsViolation));
-    Ok(vec![t, notice(NoticeKind::Suspended, at, deletion_at(a, p))])
-}
-
 #[cfg(test)]
-#[path = "lifecycle_tests.rs"]
 mod tests;

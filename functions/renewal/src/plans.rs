@@ -1,0 +1,84 @@
+//! The catalog, the compatibility chart (§7.4), automatic renewal (§7.7) and the next plan.
+
+use crate::handler::{plan_of, suspended};
+use domain::lifecycle::{set_auto_renew, set_next_plan};
+use domain::FieldError;
+use lambda_http::http::StatusCode;
+use lambda_http::Request;
+use platform::http::{bearer_for, event_time, json_response, parse_body, query_param, ApiResult};
+use platform::ops::Decision;
+use platform::{session, ApiError, App, HistoryEvent};
+use serde::Deserialize;
+use serde_json::json;
+
+pub(crate) fn plans(app: &App) -> ApiResult {
+    json_response(StatusCode::OK, &json!({ "plans": app.catalog.plans }))
+}
+
+pub(crate) async fn compatibility(app: &App, req: &Request, id: &str) -> ApiResult {
+    let now = event_time(req)?;
+    bearer_for(req, &app.config.token_secret, now, id)?;
+    let plan = plan_of(app, "plan", query_param(req, "plan").as_deref())?;
+    let (_, _, a) = session::account(app, req, id).await?;
+    json_response(StatusCode::OK, &app.catalog.chart(plan, &a.usage))
+}
+
+#[derive(Deserialize)]
+struct AutoRenewBody {
+    enabled: Option<bool>,
+}
+
+/// §7.7: the administrator can turn automatic renewal off (or on) at any time; off withdraws
+/// every renewal charge attempt not yet made.
+pub(crate) async fn auto_renew(app: &App, req: &Request, id: &str) -> ApiResult {
+    let now = event_time(req)?;
+    let claims = bearer_for(req, &app.config.token_secret, now, id)?;
+    let b: AutoRenewBody = parse_body(req)?;
+    let enabled = b.enabled.ok_or_else(|| ApiError::Invalid(FieldError::required("enabled").into()))?;
+    let (a, ()) = session::update(app, id, now, &claims, |a| -> Result<_, ApiError> {
+        if a.state == domain::State::Suspended {
+            return Err(suspended());
+        }
+        set_auto_renew(a, enabled, now);
+        let mut d = Decision::new((), vec![]);
+        d.history.push(HistoryEvent::new(now, "auto_renew_set", json!({ "enabled": enabled })));
+        Ok(d)
+    })
+    .await?;
+    json_response(StatusCode::OK, &json!({ "account_id": a.id, "auto_renew": a.auto_renew, "term_end": a.term_end }))
+}
+
+#[derive(Deserialize)]
+struct NextPlanBody {
+    plan: Option<String>,
+}
+
+/// The plan for after the current term: Free or a cheaper paid plan, answered with its chart (§7.4).
+pub(crate) async fn next_plan(app: &App, req: &Request, id: &str) -> ApiResult {
+    let now = event_time(req)?;
+    let claims = bearer_for(req, &app.config.token_secret, now, id)?;
+    let b: NextPlanBody = parse_body(req)?;
+    let plan = plan_of(app, "plan", b.plan.as_deref())?;
+    let (a, chart) = session::update(app, id, now, &claims, |a| -> Result<_, ApiError> {
+        if a.state == domain::State::Suspended {
+            return Err(suspended());
+        }
+        let current = app.catalog.get(a.plan.as_str()).map(|p| p.rank).unwrap_or(0);
+        if !a.is_paid() {
+            return Err(ApiError::problem(
+                StatusCode::CONFLICT,
+                "no_paid_term",
+                "the account has no paid term to follow",
+            ));
+        }
+        if !plan.id.is_free() && plan.rank >= current {
+            return Err(ApiError::field("plan", "must be Free or a plan cheaper than the current one"));
+        }
+        set_next_plan(a, plan.id.clone(), now);
+        let mut d = Decision::new(app.catalog.chart(plan, &a.usage), vec![]);
+        d.history.push(HistoryEvent::new(now, "next_plan_set", json!({ "plan": plan.id })));
+        Ok(d)
+    })
+    .await?;
+    json_response(StatusCode::OK, &json!({ "account_id": a.id, "next_plan": a.next_plan, "chart": chart }))
+}
