@@ -8,6 +8,7 @@
 #   make fmt         cargo fmt (make test runs fmt --check and clippy -D warnings)
 #   make package     release zips for AWS (arm64): target/lambda/<fn>/bootstrap.zip
 #   make fuzz        property-based fuzzing of the domain parsers (bounded, PROPTEST_CASES)
+#   make smoke URL=… smoke test of a deployed API (ApiUrl output) or of make dev's functions
 #   make stack-up | stack-down | clean-stack | bench
 
 SHELL := /bin/bash
@@ -30,8 +31,8 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # Run as root on CI machines; elsewhere use sudo for apt-get.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help tools browser venv node java stack-up stack-down stack-status clean-stack bootstrap \
-        dev test lint fmt package bench fuzz
+.PHONY: help tools browser venv checkov-venv node java stack-up stack-down stack-status clean-stack bootstrap \
+        dev test lint fmt package bench fuzz smoke
 
 help:
 	@sed -n 's/^#   //p' $(MAKEFILE_LIST)
@@ -53,6 +54,18 @@ venv:
 	  echo "installing $(REQS) into $(VENV)"; \
 	  $(PY) -m pip install --disable-pip-version-check -q -r $(REQS); \
 	  echo "$$want" > $(STAMP); \
+	fi
+
+# checkov in a venv of its own (its boto3 pin differs from the test tools'); stamped like venv.
+CHECKOV_VENV := .tools/checkov
+CHECKOV_REQS := infra/requirements-checkov.txt
+checkov-venv:
+	@want=$$(sha256sum $(CHECKOV_REQS) | cut -d' ' -f1); \
+	if [ ! -x $(CHECKOV_VENV)/bin/python ]; then python3 -m venv $(CHECKOV_VENV); fi; \
+	if [ "$$(cat $(CHECKOV_VENV)/stamp 2>/dev/null)" != "$$want" ]; then \
+	  echo "installing $(CHECKOV_REQS) into $(CHECKOV_VENV)"; \
+	  $(CHECKOV_VENV)/bin/python -m pip install --disable-pip-version-check -q -r $(CHECKOV_REQS); \
+	  echo "$$want" > $(CHECKOV_VENV)/stamp; \
 	fi
 
 node:
@@ -82,6 +95,7 @@ clean-stack: stack-down
 bootstrap:
 	$(PY) infra/bootstrap.py create-table
 	$(PY) infra/bootstrap.py verify-sender
+	$(PY) infra/bootstrap.py seed-secrets
 	$(PY) infra/bootstrap.py seed
 	$(PY) infra/bootstrap.py event-bus
 
@@ -112,7 +126,7 @@ dev: tools
 	cargo lambda watch --invoke-address 127.0.0.1 --invoke-port $(LAMBDA_PORT) --concurrency $(SWEEP_WORKERS)
 
 # ------------------------------------------------------------------ checks
-test: tools browser
+test: tools browser checkov-venv
 	infra/run-tests.sh
 
 lint: venv
@@ -136,3 +150,13 @@ fuzz:
 # (see bench/README.md). BENCH_ARM64=1 packages for arm64 (measurements then use a host build).
 bench: tools
 	@$(PY) bench/run.py
+
+# Read-only smoke test (infra/smoke.py, standard library only) of a deployed stack's HTTP API, or of
+# `make dev`'s functions at http://127.0.0.1:$(LAMBDA_PORT)/lambda-url.
+smoke:
+	@if [ -z "$(URL)" ]; then \
+	  echo "usage: make smoke URL=https://<api-id>.execute-api.<region>.amazonaws.com/  (the stack's ApiUrl output)"; \
+	  echo "       make smoke URL=http://127.0.0.1:$(LAMBDA_PORT)/lambda-url  (while make dev runs)"; \
+	  exit 2; \
+	fi
+	@py=$(PY); [ -x "$$py" ] || py=python3; "$$py" infra/smoke.py "$(URL)"

@@ -160,6 +160,32 @@ def event_bus(bus: str, queue: str) -> str:
     return url
 
 
+# Each secret the functions read from Secrets Manager: the variable naming it (its ARN on AWS,
+# its name locally) and the local.env variable holding its local value.
+SECRETS = {
+    "TOKEN_SECRET_ARN": "TOKEN_SECRET",
+    "RATE_KEY_ARN": "RATE_KEY",
+    "SERVICE_KEY_ARN": "SERVICE_KEY",
+    "OPERATOR_KEY_ARN": "OPERATOR_KEY",
+    "STRIPE_SECRET_KEY_ARN": "STRIPE_SECRET_KEY",
+    "STRIPE_WEBHOOK_SECRET_ARN": "STRIPE_WEBHOOK_SECRET",
+}
+
+
+def seed_secrets() -> None:
+    """The local values of local.env into moto's Secrets Manager, under the names the functions
+    are given (idempotent: an existing secret gets the value again)."""
+    sm = boto3.client("secretsmanager", region_name=region(),
+                      endpoint_url=localenv.require("AWS_ENDPOINT_URL_SECRETS_MANAGER"))
+    for id_var, value_var in SECRETS.items():
+        name, value = localenv.require(id_var), localenv.require(value_var)
+        try:
+            sm.create_secret(Name=name, SecretString=value)
+        except sm.exceptions.ResourceExistsException:
+            sm.put_secret_value(SecretId=name, SecretString=value)
+    print(f"secrets: {len(SECRETS)} in Secrets Manager at {os.environ['AWS_ENDPOINT_URL_SECRETS_MANAGER']}")
+
+
 def saasctl(*args: str) -> None:
     """Runs the Rust operator tool (built on demand): partners are parsed and written, and the
     Terms rollout marker kept, by the same code the functions use, never re-implemented here."""
@@ -208,6 +234,7 @@ def main(argv: list[str]) -> int:
     p = sub.add_parser("drop-table", help="delete a table")
     p.add_argument("--table", required=True)
     sub.add_parser("verify-sender", help="verify MAIL_FROM with the SES emulator")
+    sub.add_parser("seed-secrets", help="put local.env's keys into the Secrets Manager emulator")
     p = sub.add_parser("seed", help="write the implementation partners")
     p.add_argument("--table", default=default_table)
     p.add_argument("--file", type=Path, default=PARTNERS)
@@ -235,6 +262,8 @@ def main(argv: list[str]) -> int:
         drop_table(args.table)
     elif args.command == "verify-sender":
         verify_sender()
+    elif args.command == "seed-secrets":
+        seed_secrets()
     elif args.command == "seed":
         seed(args.table, args.file)
     elif args.command == "add-partner":

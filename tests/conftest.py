@@ -98,6 +98,7 @@ def stack():
     subprocess.run([PY, str(ROOT / "infra" / "stack.py"), "up"], check=True)
     subprocess.run([PY, str(ROOT / "infra" / "bootstrap.py"), "verify-sender"], check=True)
     subprocess.run([PY, str(ROOT / "infra" / "bootstrap.py"), "event-bus"], check=True)
+    subprocess.run([PY, str(ROOT / "infra" / "bootstrap.py"), "seed-secrets"], check=True)
 
 
 def make_table(prefix: str) -> str:

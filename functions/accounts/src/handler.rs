@@ -129,7 +129,7 @@ struct UsageBody {
 }
 
 async fn usage(app: &App, req: &Request, id: &str) -> ApiResult {
-    require_key(req, "x-service-key", &app.config.service_key)?;
+    require_key(req, "x-service-key", app.secrets.get(platform::Secret::ServiceKey)?)?;
     let now = event_time(req)?;
     let b: UsageBody = parse_body(req)?;
     let mut errs = FieldErrors::default();
@@ -157,7 +157,7 @@ async fn usage(app: &App, req: &Request, id: &str) -> ApiResult {
 }
 
 async fn activity(app: &App, req: &Request, id: &str) -> ApiResult {
-    require_key(req, "x-service-key", &app.config.service_key)?;
+    require_key(req, "x-service-key", app.secrets.get(platform::Secret::ServiceKey)?)?;
     let now = event_time(req)?;
     update_account(app, id, now, |a| -> Result<_, ApiError> {
         Ok(Decision::new((), lifecycle::record_activity(a, now).map_err(refused)?))
@@ -173,7 +173,7 @@ struct TerminationBody {
 
 async fn termination(app: &App, req: &Request, id: &str) -> ApiResult {
     let now = event_time(req)?;
-    let claims = bearer_for(req, &app.config.token_secret, now, id)?;
+    let claims = bearer_for(req, app.secrets.get(platform::Secret::Token)?, now, id)?;
     let b: TerminationBody = parse_body(req)?;
     let confirm = required_text("confirm_domain", b.confirm_domain.as_deref(), 63)?;
     let p = app.config.policy.clone();
@@ -195,7 +195,7 @@ struct SuspensionBody {
 
 /// §21.2.1: an operator suspends an account for a Terms violation.
 async fn suspension(app: &App, req: &Request, id: &str) -> ApiResult {
-    require_key(req, "x-operator-key", &app.config.operator_key)?;
+    require_key(req, "x-operator-key", app.secrets.get(platform::Secret::OperatorKey)?)?;
     let now = event_time(req)?;
     let b: SuspensionBody = parse_body(req)?;
     let p = app.config.policy.clone();
@@ -211,7 +211,7 @@ async fn suspension(app: &App, req: &Request, id: &str) -> ApiResult {
 /// `GET /accounts/by-domain/{label}` (service key): the standing the product enforces, from one
 /// item (the domain claim). A deleted account's label is free again: 404.
 async fn by_domain(app: &App, req: &Request, label: &str) -> ApiResult {
-    require_key(req, "x-service-key", &app.config.service_key)?;
+    require_key(req, "x-service-key", app.secrets.get(platform::Secret::ServiceKey)?)?;
     let label = domain::types::DomainLabel::parse("label", Some(label))?;
     let (account_id, s) = app.accounts.standing(&label).await?.ok_or_else(ApiError::not_found)?;
     let limits = app.catalog.get(s.plan.as_str()).map(|p| p.limits.clone());
@@ -224,7 +224,7 @@ async fn by_domain(app: &App, req: &Request, label: &str) -> ApiResult {
 
 /// `GET /operator/failed-mail` (operator): mail set aside after its last try, newest first.
 async fn failed_mail(app: &App, req: &Request) -> ApiResult {
-    require_key(req, "x-operator-key", &app.config.operator_key)?;
+    require_key(req, "x-operator-key", app.secrets.get(platform::Secret::OperatorKey)?)?;
     let mails: Vec<Value> = app
         .outbox
         .failed(200)
@@ -241,7 +241,7 @@ async fn failed_mail(app: &App, req: &Request) -> ApiResult {
 /// `DELETE /accounts/{id}/suspension` (operator): a violation suspension lifted; the account
 /// takes the state its plan and term give now.
 async fn lift_suspension(app: &App, req: &Request, id: &str) -> ApiResult {
-    require_key(req, "x-operator-key", &app.config.operator_key)?;
+    require_key(req, "x-operator-key", app.secrets.get(platform::Secret::OperatorKey)?)?;
     let now = event_time(req)?;
     let (p, catalog) = (app.config.policy.clone(), app.catalog);
     let (a, ()) = update_account(app, id, now, |a| -> Result<_, ApiError> {
@@ -347,7 +347,7 @@ mod tests {
         let app = app().await;
         let (id, _, _) = seeded(&app).await;
         assert_eq!(call(&app, USAGE, &[("id", &id), ("key", "wrong")]).await.0, 401);
-        let key = app.config.service_key.clone();
+        let key = app.secrets.get(platform::Secret::ServiceKey).unwrap().to_string();
         let (status, body) = call(&app, USAGE, &[("id", &id), ("key", &key)]).await;
         assert_eq!((status, body["usage"]["users"].as_u64()), (200, Some(3)));
     }

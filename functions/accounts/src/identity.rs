@@ -44,15 +44,15 @@ fn typed_password(field: &str, raw: Option<&str>) -> Result<String, FieldError> 
     }
 }
 
-fn hashes(app: &App, email: &Email, req: &Request) -> (String, String) {
-    let secret = &app.config.token_secret;
+fn hashes(app: &App, email: &Email, req: &Request) -> anyhow::Result<(String, String)> {
+    let secret = app.secrets.get(platform::Secret::RateKey)?;
     let ip = source_ip(req).unwrap_or_default();
-    (keyed_hash(secret, "sign-in-address", email.as_str()), keyed_hash(secret, "sign-in-source", &ip))
+    Ok((keyed_hash(secret, "sign-in-address", email.as_str()), keyed_hash(secret, "sign-in-source", &ip)))
 }
 
 fn token_for(app: &App, account_id: &str, email: &Email, version: u32, now: DateTime<Utc>) -> Result<String, ApiError> {
     let ttl = Duration::minutes(app.config.policy.token_ttl_minutes);
-    Ok(issue_token(&app.config.token_secret, account_id, email.as_str(), version, now, ttl)?)
+    Ok(issue_token(app.secrets.get(platform::Secret::Token)?, account_id, email.as_str(), version, now, ttl)?)
 }
 
 /// `POST /sign-in`: the attempt is counted first; a success clears its pair and takes its count
@@ -67,8 +67,8 @@ pub(crate) async fn sign_in(app: &App, req: &Request) -> ApiResult {
     errs.clone().into_result()?;
     let (Some(domain), Some(email), Some(password)) = (domain, email, password) else { return Err(errs.into()) };
     let p = &app.config.policy;
-    let (email_h, ip_h) = hashes(app, &email, req);
-    let per_source = app.rates.hit(app.config.rate_limits.sign_in_ip(), &source_ip(req).unwrap_or_default(), now);
+    let (email_h, ip_h) = hashes(app, &email, req)?;
+    let per_source = app.rates.hit(app.config.rate_limits.sign_in_ip(), &source_ip(req).unwrap_or_default(), now)?;
     if let Err(t) = app.identity.reserve_sign_in(&email_h, &ip_h, now, p, per_source).await? {
         let retry = match t {
             Throttled::Pair { retry_after }
@@ -124,7 +124,7 @@ pub(crate) async fn sign_in(app: &App, req: &Request) -> ApiResult {
 /// `POST /sign-out`: revokes every token of the administrator the token is for.
 pub(crate) async fn sign_out(app: &App, req: &Request) -> ApiResult {
     let now = event_time(req)?;
-    let claims = platform::http::bearer(req, &app.config.token_secret, now)?;
+    let claims = platform::http::bearer(req, app.secrets.get(platform::Secret::Token)?, now)?;
     let admin = Email::try_from(claims.email.clone()).map_err(|_| ApiError::token_revoked())?;
     session::update(app, &claims.sub.clone(), now, &claims, |a| -> Result<_, ApiError> {
         let version = a.revoke(&admin);
@@ -146,7 +146,7 @@ struct PasswordBody {
 /// `PUT /accounts/{id}/password`: with the current password; answers a new token and revokes the older ones.
 pub(crate) async fn change_password(app: &App, req: &Request, id: &str) -> ApiResult {
     let now = event_time(req)?;
-    let claims = platform::http::bearer_for(req, &app.config.token_secret, now, id)?;
+    let claims = platform::http::bearer_for(req, app.secrets.get(platform::Secret::Token)?, now, id)?;
     let b: PasswordBody = parse_body(req)?;
     let mut errs = FieldErrors::default();
     let current = errs.take(typed_password("current_password", b.current_password.as_deref()));
@@ -191,7 +191,7 @@ pub(crate) async fn request_reset(app: &App, req: &Request) -> ApiResult {
     errs.clone().into_result()?;
     let (Some(domain), Some(email)) = (domain, email) else { return Err(errs.into()) };
     // Counted before the look-up, whatever the address, so a 429 tells nothing about it.
-    let hit = app.rates.hit(app.config.rate_limits.reset_ip(), &source_ip(req).unwrap_or_default(), now);
+    let hit = app.rates.hit(app.config.rate_limits.reset_ip(), &source_ip(req).unwrap_or_default(), now)?;
     if let Err(l) = app.rates.check(vec![hit], now).await? {
         return Err(ApiError::rate_limited(
             l.retry_after,
@@ -254,13 +254,15 @@ pub(crate) async fn confirm_reset(app: &App, req: &Request) -> ApiResult {
             return Err(bad());
         }
         let version = a.revoke(&link.email);
+        // The reset link arrived, so the address takes mail again.
+        a.undeliverable.remove(&link.email);
         let mut d = Decision::new((), vec![]);
         d.extra.push(app.identity.use_link(LinkKind::Reset, &hash));
         d.extra.push(app.rates.hit(
             app.config.rate_limits.reset_confirm_ip(),
             &source_ip(req).unwrap_or_default(),
             now,
-        ));
+        )?);
         d.extra.push(app.identity.login_update(&link.email, Some(password_hash.clone()), version));
         d.history.push(HistoryEvent::new(now, "password_reset", json!({})));
         Ok(d)
@@ -273,6 +275,8 @@ pub(crate) async fn confirm_reset(app: &App, req: &Request) -> ApiResult {
         Err(UpdateError::NotFound | UpdateError::Deleted) => return Err(bad()),
         Err(e) => return Err(e.into()),
     }
-    app.identity.clear_sign_in(&keyed_hash(&app.config.token_secret, "sign-in-address", link.email.as_str())).await?;
+    app.identity
+        .clear_sign_in(&keyed_hash(app.secrets.get(platform::Secret::RateKey)?, "sign-in-address", link.email.as_str()))
+        .await?;
     empty(StatusCode::NO_CONTENT)
 }

@@ -34,6 +34,7 @@ pub(crate) async fn handle(
 ) -> Result<Value, Error> {
     let now = platform::schedule::event_now(&event.payload, app.config.local_replay)?;
     let job = job_of(&event.payload, now)?;
+    app.secrets.load().await?;
     let deadline = Instant::now() + remaining(event.context.deadline).saturating_sub(RESERVE);
     let before = app.store.requests();
     let mut s = lanes::sweep(app, bus, &job, deadline).await?;
@@ -49,9 +50,29 @@ pub(crate) async fn handle(
             ("LostRaces", s.lost_races as f64),
             ("EventsPublished", s.events_published as f64),
             ("EventsWaiting", s.events_failed as f64),
+            ("SweepLagSeconds", s.lag_seconds as f64),
         ],
     );
-    tracing::info!(summary = %serde_json::to_string(&s)?, "sweep done");
+    tracing::info!(
+        now = %job.now,
+        shards = s.shards,
+        due = s.due,
+        transitions = s.transitions,
+        notices_sent = s.notices_sent,
+        notices_failed = s.notices_failed,
+        charges_made = s.charges_made,
+        charges_declined = s.charges_declined,
+        mails_failed = s.mails_failed,
+        events_published = s.events_published,
+        events_failed = s.events_failed,
+        lost_races = s.lost_races,
+        items_read = s.items_read,
+        shard_queries = s.shard_queries,
+        ddb_requests = s.ddb_requests,
+        lag_seconds = s.lag_seconds,
+        complete = s.complete,
+        "sweep done"
+    );
     Ok(serde_json::to_value(s)?)
 }
 
@@ -169,7 +190,7 @@ mod tests {
         accounts(&base, 7, at(2027, 1, 1)).await;
         let mut config = (*base.config).clone();
         config.terms_version = "2027-02-01".into();
-        let app = App::new(config, base.store.clone(), base.mailer.clone());
+        let app = App::new(config, base.store.clone(), base.mailer.clone(), base.secrets.clone());
         let mut first = Summary::default();
         assert!(!terms_rollout(&app, at(2027, 1, 2), Instant::now(), &mut first).await.unwrap(), "out of time");
         assert_eq!(first.terms_notices, 0);

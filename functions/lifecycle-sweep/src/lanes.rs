@@ -110,20 +110,25 @@ async fn due_partition(app: &App, pk: &str, now: DateTime<Utc>, deadline: Instan
         if Instant::now() >= deadline {
             return Ok(false);
         }
+        let first = start.is_none();
         let page = app.sweep.due_page(pk, now, PAGE, start).await?;
         run.tally(|s| {
+            if let (true, Some(at)) = (first, page.oldest_due_at) {
+                s.lag_seconds = s.lag_seconds.max(now.timestamp() - at);
+            }
             s.shard_queries += 1;
             s.items_read += page.items.len();
             s.due += page.items.len();
         });
         for item in page.items {
+            let key = item.as_ref().map(steps::key_of).unwrap_or_default();
             let r = match item {
                 Ok(item) => steps::due(app, item, now, run).await,
                 Err(e) => Err(e),
             };
             if let Err(e) = r {
                 // One bad item must not stop the others; it stays due and is retried next run.
-                tracing::error!(partition = %pk, error = format!("{e:#}"), "sweep item failed");
+                tracing::error!(partition = %pk, item = %key, error = format!("{e:#}"), "sweep item failed");
             }
         }
         match page.next {

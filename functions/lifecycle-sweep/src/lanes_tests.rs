@@ -61,7 +61,7 @@ fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
 #[tokio::test]
 async fn two_hundred_failing_mails_in_shard_0_leave_shard_1_transitions_done_in_the_same_run() {
     let base = app().await;
-    let app = App::new((*base.config).clone(), base.store.clone(), Arc::new(SlowRefusing));
+    let app = App::new((*base.config).clone(), base.store.clone(), Arc::new(SlowRefusing), base.secrets.clone());
     let mut writes = Vec::new();
     for _ in 0..200 {
         let mut m = OutboxMail::leased(

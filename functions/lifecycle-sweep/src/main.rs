@@ -13,13 +13,14 @@ mod steps;
 mod summary;
 
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use platform::{telemetry, App};
+use platform::{telemetry, App, Secret};
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
-    let app = App::from_env().await?;
+    // Stripe's key makes the off-session renewal charges.
+    let app = App::from_env(&[Secret::StripeKey]).await?;
     let bus = publish::EventBridgeBus::from_env().await;
     let bus = bus.as_ref().map(|b| b as &dyn publish::Bus);
     run(service_fn(|event: LambdaEvent<Value>| handler::handle(&app, bus, event))).await

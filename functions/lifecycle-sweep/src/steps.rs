@@ -28,6 +28,15 @@ pub(crate) async fn due(app: &App, item: DueItem, now: DateTime<Utc>, run: &Run)
     }
 }
 
+/// What a due item is, for a log line: its kind and id, never a name or an address.
+pub(crate) fn key_of(item: &DueItem) -> String {
+    match item {
+        DueItem::Account(a) => format!("account {}", a.id),
+        DueItem::Tombstone(t) => format!("tombstone {}", t.id),
+        DueItem::DataRequest { record, .. } => format!("data request {}", record.id),
+    }
+}
+
 async fn account(app: &App, mut a: Account, now: DateTime<Utc>, run: &Run) -> anyhow::Result<()> {
     let read_version = a.version;
     let pending_before = a.renewal.as_ref().is_some_and(|r| r.status == ChargeStatus::Pending);
@@ -93,7 +102,7 @@ async fn data_request(
     let p = &app.config.policy;
     let step = data_request_step(r.respond_by, &r.reminded, now, p);
     let admins = match app.accounts.get(&r.account_id).await? {
-        Some(a) => a.admins,
+        Some(a) => a.mail_recipients(),
         None => Vec::new(), // the account is gone, and its data with it: nothing left to answer
     };
     let mail = match step {

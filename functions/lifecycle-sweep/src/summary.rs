@@ -39,6 +39,9 @@ pub(crate) struct Summary {
     pub ddb_requests: u64,
     /// The pace of the mail lane, sends per second (SES's `MaxSendRate` shared by the workers).
     pub send_rate: f64,
+    /// How long the oldest due item this run found had been due, in seconds (0: none was):
+    /// the `SweepLagSeconds` metric, alarmed on when the sweep falls behind.
+    pub lag_seconds: i64,
     /// Wall time of each lane that ran, in milliseconds (where the run's time went).
     pub lane_ms: std::collections::BTreeMap<&'static str, u64>,
     pub complete: bool,

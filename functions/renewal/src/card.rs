@@ -57,7 +57,7 @@ fn incomplete(detail: &str) -> ApiError {
 /// customer, so its card becomes the renewal card.
 pub(crate) async fn confirm(app: &App, req: &Request, id: &str) -> ApiResult {
     let now = event_time(req)?;
-    bearer_for(req, &app.config.token_secret, now, id)?;
+    bearer_for(req, app.secrets.get(platform::Secret::Token)?, now, id)?;
     let b: ConfirmBody = parse_body(req)?;
     let si_id = required_text("setup_intent", b.setup_intent.as_deref(), 255)?;
     let (now, claims, a) = session::account(app, req, id).await?;

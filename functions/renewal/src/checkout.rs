@@ -25,7 +25,7 @@ struct CheckoutBody {
 
 pub(crate) async fn checkout(app: &App, req: &Request, id: &str) -> ApiResult {
     let now = event_time(req)?;
-    let claims = bearer_for(req, &app.config.token_secret, now, id)?;
+    let claims = bearer_for(req, app.secrets.get(platform::Secret::Token)?, now, id)?;
     let b: CheckoutBody = parse_body(req)?;
     let mut errs = FieldErrors::default();
     let plan = errs.take(plan_of(app, "plan", b.plan.as_deref()));

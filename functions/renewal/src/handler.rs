@@ -108,7 +108,7 @@ mod tests {
     #[tokio::test]
     async fn a_webhook_signed_with_another_secret_or_too_old_is_refused_and_another_type_ignored() {
         let app = app().await;
-        let secret = app.config.stripe.webhook_secret.clone();
+        let secret = app.secrets.get(platform::Secret::StripeWebhook).unwrap().to_string();
         let body = r#"{"id":"evt_1","type":"customer.created","data":{"object":{"id":"cus_1"}}}"#;
         let forged = platform::auth::sign_webhook("whsec_not_the_secret", 1_798_761_600, body.as_bytes());
         assert_eq!(call(&app, WEBHOOK, &[("signature", &forged)]).await.0, 400);

@@ -8,11 +8,11 @@ mod plans;
 mod webhook;
 
 use lambda_http::{run, service_fn, Error, Request};
-use platform::{telemetry, App};
+use platform::{telemetry, App, Secret};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
-    let app = App::from_env().await?;
+    let app = App::from_env(&[Secret::Token, Secret::OperatorKey, Secret::StripeKey, Secret::StripeWebhook]).await?;
     run(service_fn(|req: Request| handler::handle(&app, req))).await
 }

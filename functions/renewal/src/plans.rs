@@ -17,7 +17,7 @@ pub(crate) fn plans(app: &App) -> ApiResult {
 
 pub(crate) async fn compatibility(app: &App, req: &Request, id: &str) -> ApiResult {
     let now = event_time(req)?;
-    bearer_for(req, &app.config.token_secret, now, id)?;
+    bearer_for(req, app.secrets.get(platform::Secret::Token)?, now, id)?;
     let plan = plan_of(app, "plan", query_param(req, "plan").as_deref())?;
     let (_, _, a) = session::account(app, req, id).await?;
     json_response(StatusCode::OK, &app.catalog.chart(plan, &a.usage))
@@ -32,7 +32,7 @@ struct AutoRenewBody {
 /// every renewal charge attempt not yet made.
 pub(crate) async fn auto_renew(app: &App, req: &Request, id: &str) -> ApiResult {
     let now = event_time(req)?;
-    let claims = bearer_for(req, &app.config.token_secret, now, id)?;
+    let claims = bearer_for(req, app.secrets.get(platform::Secret::Token)?, now, id)?;
     let b: AutoRenewBody = parse_body(req)?;
     let enabled = b.enabled.ok_or_else(|| ApiError::Invalid(FieldError::required("enabled").into()))?;
     let (a, ()) = session::update(app, id, now, &claims, |a| -> Result<_, ApiError> {
@@ -56,7 +56,7 @@ struct NextPlanBody {
 /// The plan for after the current term: Free or a cheaper paid plan, answered with its chart (§7.4).
 pub(crate) async fn next_plan(app: &App, req: &Request, id: &str) -> ApiResult {
     let now = event_time(req)?;
-    let claims = bearer_for(req, &app.config.token_secret, now, id)?;
+    let claims = bearer_for(req, app.secrets.get(platform::Secret::Token)?, now, id)?;
     let b: NextPlanBody = parse_body(req)?;
     let plan = plan_of(app, "plan", b.plan.as_deref())?;
     let (a, chart) = session::update(app, id, now, &claims, |a| -> Result<_, ApiError> {

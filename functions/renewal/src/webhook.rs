@@ -43,7 +43,7 @@ fn purpose(pi: &PaymentIntent) -> PaymentFor {
 pub(crate) async fn webhook(app: &App, req: &Request) -> ApiResult {
     let now = event_time(req)?;
     let body = body_bytes(req);
-    verify_webhook(&app.config.stripe.webhook_secret, header(req, "stripe-signature"), body, now)
+    verify_webhook(app.secrets.get(platform::Secret::StripeWebhook)?, header(req, "stripe-signature"), body, now)
         .map_err(|e| ApiError::problem(StatusCode::BAD_REQUEST, "bad_signature", e.to_string()))?;
     let ev: Event = serde_json::from_slice(body).map_err(|_| bad("body", "must be a Stripe event"))?;
     let handled = matches!(ev.kind.as_str(), "payment_intent.succeeded" | "payment_intent.payment_failed");
@@ -190,6 +190,6 @@ async fn failed(
 
 /// `GET /operator/unapplied-payments` (operator): what a person has to refund (§7.5).
 pub(crate) async fn unapplied(app: &App, req: &Request) -> ApiResult {
-    require_key(req, "x-operator-key", &app.config.operator_key)?;
+    require_key(req, "x-operator-key", app.secrets.get(platform::Secret::OperatorKey)?)?;
     json_response(StatusCode::OK, &json!({ "payments": app.payments.unapplied_list().await? }))
 }

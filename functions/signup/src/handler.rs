@@ -81,8 +81,8 @@ async fn signup(app: &App, req: &Request) -> ApiResult {
     };
     let mut extra = app.accounts.signup_writes(&account, &user, password_hash)?;
     // Accepted signups per source IP and per address mailed, in the same transaction.
-    extra.push(app.rates.hit(limits.signup_ip(), &source_ip(req).unwrap_or_default(), now));
-    extra.push(app.rates.hit(limits.signup_recipient(), s.email.as_str(), now));
+    extra.push(app.rates.hit(limits.signup_ip(), &source_ip(req).unwrap_or_default(), now)?);
+    extra.push(app.rates.hit(limits.signup_recipient(), s.email.as_str(), now)?);
     // §23: the acceptance, with the version, time, source IP and user agent.
     let accepted = HistoryEvent::new(
         now,
@@ -164,7 +164,7 @@ async fn verify(app: &App, req: &Request) -> ApiResult {
         let effects = lifecycle::verify_email(a, now).map_err(|_| bad())?;
         let mut d = Decision::new((), effects);
         d.extra.push(app.identity.use_link(LinkKind::Verify, &hash));
-        d.extra.push(app.rates.hit(app.config.rate_limits.verify_ip(), &source_ip(req).unwrap_or_default(), now));
+        d.extra.push(app.rates.hit(app.config.rate_limits.verify_ip(), &source_ip(req).unwrap_or_default(), now)?);
         d.history.push(HistoryEvent::new(now, "email_verified", json!({})));
         Ok(d)
     })

@@ -215,9 +215,9 @@ async fn accept(app: &App, req: &Request) -> Result<Accepted, Failure> {
         for c in &chosen {
             writes.push(app.forms.take_partner_slot(&c.partner.id, c.previous, c.sent_at));
         }
-        writes.push(app.rates.hit(limits.per_recipient(), request.email.as_str(), now));
+        writes.push(app.rates.hit(limits.per_recipient(), request.email.as_str(), now)?);
         if let Some(ip) = &ip {
-            writes.push(app.rates.hit(limits.per_ip(), ip, now));
+            writes.push(app.rates.hit(limits.per_ip(), ip, now)?);
         }
         if let Some(k) = &idem {
             let rec = IdempotencyRecord {
@@ -365,7 +365,7 @@ async fn resend_inner(app: &App, req: &Request, id: &str) -> Result<(FormRecord,
         let writes = vec![
             app.forms.bump_resends(id, rec.resends),
             app.outbox.put(&mail)?,
-            app.rates.hit(app.config.rate_limits.resend_ip(), &ip, now),
+            app.rates.hit(app.config.rate_limits.resend_ip(), &ip, now)?,
         ];
         match app.forms.transact(writes).await {
             Ok(()) => {
@@ -387,7 +387,7 @@ struct SettingsBody {
 
 /// `PUT /forms/implementation-request/settings` (operator): `{disabled}`.
 pub(crate) async fn settings(app: &App, req: &Request) -> ApiResult {
-    require_key(req, "x-operator-key", &app.config.operator_key)?;
+    require_key(req, "x-operator-key", app.secrets.get(platform::Secret::OperatorKey)?)?;
     let now = event_time(req)?;
     let body: SettingsBody = parse_body(req)?;
     let disabled = body.disabled.ok_or_else(|| ApiError::Invalid(domain::FieldError::required("disabled").into()))?;

@@ -13,7 +13,11 @@ use lambda_http::{service_fn, Error, Request};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     platform::telemetry::init();
-    let app = platform::App::from_env().await?;
+    // The token key verifies an administrator answering a data request (HS256: it could sign
+    // too; an asymmetric pair would take that away, README Secrets).
+    let app =
+        platform::App::from_env(&[platform::Secret::Token, platform::Secret::RateKey, platform::Secret::OperatorKey])
+            .await?;
     let app = &app;
     lambda_http::run(service_fn(move |req: Request| async move { handler::handle(app, req).await })).await
 }

@@ -53,21 +53,21 @@ pub(crate) async fn copyright_notice(app: &App, req: &Request) -> ApiResult {
         copyright_ack_mail(&notice, &id),
         &app.config.mail,
     )];
-    if let Some(a) = account.as_ref().filter(|a| !a.admins.is_empty()) {
+    if let Some(a) = account.as_ref().filter(|a| !a.mail_recipients().is_empty()) {
         let portal = format!("{}.{}", a.domain, app.config.base_domain);
         let forward = copyright_forward_mail(&notice, &id, &portal);
         mails.push(OutboxMail::leased(
             format!("copyright#{id}#account"),
             Some(a.id.clone()),
-            a.admins.clone(),
+            a.mail_recipients(),
             forward,
             &app.config.mail,
         ));
     }
     let limits = &app.config.rate_limits;
     let mut writes = app.forms.new_copyright(&record)?;
-    writes.push(app.rates.hit(limits.copyright_ip(), &source_ip(req).unwrap_or_default(), now));
-    writes.push(app.rates.hit(limits.copyright_recipient(), notice.contact_email.as_str(), now));
+    writes.push(app.rates.hit(limits.copyright_ip(), &source_ip(req).unwrap_or_default(), now)?);
+    writes.push(app.rates.hit(limits.copyright_recipient(), notice.contact_email.as_str(), now)?);
     for m in &mails {
         writes.push(app.outbox.put(m)?);
     }
@@ -99,7 +99,7 @@ struct OutcomeBody {
 /// the account is marked `repeat_infringer` (§15.3). Both updates bump the account's version, so
 /// a writer holding an older read loses its condition and re-reads instead of dropping them.
 pub(crate) async fn copyright_outcome(app: &App, req: &Request, id: &str) -> ApiResult {
-    require_key(req, "x-operator-key", &app.config.operator_key)?;
+    require_key(req, "x-operator-key", app.secrets.get(platform::Secret::OperatorKey)?)?;
     let now = event_time(req)?;
     let body: OutcomeBody = parse_body(req)?;
     let removal =
@@ -193,15 +193,15 @@ pub(crate) async fn data_request(app: &App, req: &Request) -> ApiResult {
     };
     let limits = &app.config.rate_limits;
     let mut writes = app.forms.new_data_request(&record, data_request_next_due(by, &[], false, policy))?;
-    writes.push(app.rates.hit(limits.data_request_ip(), &source_ip(req).unwrap_or_default(), now));
-    writes.push(app.rates.hit(limits.data_request_recipient(), record.email.as_str(), now));
+    writes.push(app.rates.hit(limits.data_request_ip(), &source_ip(req).unwrap_or_default(), now)?);
+    writes.push(app.rates.hit(limits.data_request_recipient(), record.email.as_str(), now)?);
     let mut mails = vec![];
-    if !account.admins.is_empty() {
+    if !account.mail_recipients().is_empty() {
         let forward = data_request_forward_mail(&record);
         mails.push(OutboxMail::leased(
             format!("datareq#{id}#account"),
             Some(account.id.clone()),
-            account.admins.clone(),
+            account.mail_recipients(),
             forward,
             &app.config.mail,
         ));
@@ -231,7 +231,7 @@ pub(crate) async fn answer_data_request(app: &App, req: &Request, id: &str) -> A
     let now = event_time(req)?;
     let operator = header(req, "x-operator-key").is_some();
     if operator {
-        require_key(req, "x-operator-key", &app.config.operator_key)?;
+        require_key(req, "x-operator-key", app.secrets.get(platform::Secret::OperatorKey)?)?;
     }
     let found = if ids::is_id(id) { app.forms.data_request(id).await? } else { None };
     let Some(r) = found else {
@@ -255,7 +255,7 @@ pub(crate) async fn answer_data_request(app: &App, req: &Request, id: &str) -> A
 
 /// `POST /partners` (operator): a new implementation partner, never sent a lead yet.
 pub(crate) async fn add_partner(app: &App, req: &Request) -> ApiResult {
-    require_key(req, "x-operator-key", &app.config.operator_key)?;
+    require_key(req, "x-operator-key", app.secrets.get(platform::Secret::OperatorKey)?)?;
     let input: PartnerInput = parse_body(req)?;
     let p = input.parse()?;
     if !app.forms.add_partner(&p).await? {

@@ -25,7 +25,7 @@ fn switch(args: &mut Vec<String>, name: &str) -> bool {
 }
 
 async fn app(args: &mut Vec<String>) -> Result<App> {
-    let app = App::from_env().await.context("settings (run through make, or export infra/local.env)")?;
+    let app = App::from_env(&[]).await.context("settings (run through make, or export infra/local.env)")?;
     Ok(match flag(args, "--table") {
         Some(t) => app.with_table(&t),
         None => app,

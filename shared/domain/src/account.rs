@@ -158,6 +158,10 @@ pub struct Account {
     /// Each administrator's credential version, carried in their tokens: raising it revokes them.
     #[serde(default)]
     pub credentials: std::collections::BTreeMap<Email, u32>,
+    /// Administrators' addresses that bounced for good or complained (SES feedback): no mail goes
+    /// to them until the address is verified again.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub undeliverable: std::collections::BTreeSet<Email>,
     pub plan: PlanId,
     pub state: State,
     #[serde(default)]
@@ -229,6 +233,11 @@ impl Account {
         self.terms_ahead.first().map(|t| t.start).or(self.term_end)
     }
     /// The credential version of an administrator (0 until first raised).
+    /// Who the account's mail goes to: its administrators, less the addresses that bounced or
+    /// complained (empty if all did: the notice is kept in history, not mailed).
+    pub fn mail_recipients(&self) -> Vec<Email> {
+        self.admins.iter().filter(|e| !self.undeliverable.contains(*e)).cloned().collect()
+    }
     pub fn credential(&self, admin: &Email) -> u32 {
         self.credentials.get(admin).copied().unwrap_or(0)
     }
@@ -269,6 +278,7 @@ impl Account {
             admins: vec![admin],
             email_verified: false,
             credentials: std::collections::BTreeMap::new(),
+            undeliverable: std::collections::BTreeSet::new(),
             plan: PlanId::free(),
             state: State::Active,
             state_reason: None,

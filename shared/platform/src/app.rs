@@ -7,6 +7,7 @@ use crate::repo::{
     accounts::Accounts, events::Events, forms::Forms, identity::Identity, outbox::Outbox, payments::Payments,
     rates::Rates, sweep::Sweep,
 };
+use crate::secrets::{Secret, Secrets};
 use crate::stripe::Stripe;
 use domain::Catalog;
 use std::sync::Arc;
@@ -28,10 +29,13 @@ pub struct App {
     /// Stripe's client (its HTTP stack is built on first use).
     pub stripe: Stripe,
     pub catalog: &'static Catalog,
+    /// The keys this function declared, read from Secrets Manager on first need (`http::answer`
+    /// and the sweep's handler call `load`).
+    pub secrets: Arc<Secrets>,
 }
 
 impl App {
-    pub fn new(config: Config, store: Store, mailer: Arc<dyn Mailer>) -> App {
+    pub fn new(config: Config, store: Store, mailer: Arc<dyn Mailer>, secrets: Arc<Secrets>) -> App {
         App {
             accounts: Accounts {
                 store: store.clone(),
@@ -48,29 +52,32 @@ impl App {
             payments: Payments { store: store.clone() },
             identity: Identity { store: store.clone() },
             events: Events { store: store.clone() },
-            rates: Rates { store: store.clone(), secret: config.token_secret.clone() },
+            rates: Rates { store: store.clone(), secrets: secrets.clone() },
             store,
             mailer,
-            stripe: Stripe::new(&config.stripe.api_base, &config.stripe.secret_key),
+            stripe: Stripe::new(&config.stripe.api_base, secrets.clone()),
             config: Arc::new(config),
             catalog: Catalog::builtin(),
+            secrets,
         }
     }
 
     /// Clients come from the standard AWS configuration chain; locally the endpoints come from
     /// `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL_SES`, with no endpoint code of ours.
-    pub async fn from_env() -> anyhow::Result<App> {
+    /// `secrets`: the keys this function uses, and may read (the template grants exactly these).
+    pub async fn from_env(secrets: &[Secret]) -> anyhow::Result<App> {
         let config = Config::from_env()?;
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let store = Store::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table);
         let mailer = SesMailer::new(aws_sdk_ses::Client::new(&sdk), &config.mail_from);
-        Ok(App::new(config, store, Arc::new(mailer)))
+        let secrets = Secrets::from_manager(aws_sdk_secretsmanager::Client::new(&sdk), secrets);
+        Ok(App::new(config, store, Arc::new(mailer), Arc::new(secrets)))
     }
 
     /// The same app on another table (tests and tools).
     pub fn with_table(&self, table: &str) -> App {
         let mut config = (*self.config).clone();
         config.table = table.to_string();
-        App::new(config, self.store.on_table(table), self.mailer.clone())
+        App::new(config, self.store.on_table(table), self.mailer.clone(), self.secrets.clone())
     }
 }

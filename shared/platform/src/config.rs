@@ -10,12 +10,9 @@ pub struct Config {
     pub mail_from: String,
     pub base_domain: String,
     pub terms_version: String,
-    pub token_secret: String,
     /// Where links in mail point: the portal (`<PUBLIC_BASE_URL>/app/verify?token=…`).
     pub public_base_url: String,
     pub stripe: StripeConfig,
-    pub service_key: String,
-    pub operator_key: String,
     /// `DUE_SHARDS` of the release before logical shards (4): the old partitions the sweep drains.
     pub legacy_due_shards: u32,
     /// How long a sweep holds a pending renewal charge while it makes it at Stripe (wall clock).
@@ -39,13 +36,12 @@ fn var(name: &str) -> Result<String> {
     std::env::var(name).with_context(|| format!("environment variable {name} is not set"))
 }
 
-/// Stripe's address and keys (SPEC: Payments through Stripe); only the functions that pay use them.
+/// Stripe's address and publishable key (SPEC: Payments through Stripe); its secret key and
+/// webhook secret are secrets (`crate::secrets`).
 #[derive(Clone, Default)]
 pub struct StripeConfig {
     pub api_base: String,
-    pub secret_key: String,
     pub publishable_key: String,
-    pub webhook_secret: String,
 }
 
 /// `DUE_SHARDS`: how many due-index partitions the release before logical shards used (4 when
@@ -72,17 +68,12 @@ impl Config {
             mail_from: var("MAIL_FROM")?,
             base_domain: var("BASE_DOMAIN").unwrap_or_else(|_| "example.com".into()),
             terms_version: var("TERMS_VERSION").unwrap_or_else(|_| "2021-11-01".into()),
-            token_secret: var("TOKEN_SECRET")?,
             public_base_url: var("PUBLIC_BASE_URL")
                 .unwrap_or_else(|_| "http://127.0.0.1:9000/lambda-url/portal".into()),
             stripe: StripeConfig {
                 api_base: var("STRIPE_API_BASE").unwrap_or_else(|_| "https://api.stripe.com".into()),
-                secret_key: var("STRIPE_SECRET_KEY").unwrap_or_default(),
                 publishable_key: var("STRIPE_PUBLISHABLE_KEY").unwrap_or_default(),
-                webhook_secret: var("STRIPE_WEBHOOK_SECRET").unwrap_or_default(),
             },
-            service_key: var("SERVICE_KEY")?,
-            operator_key: var("OPERATOR_KEY")?,
             legacy_due_shards: legacy_due_shards(),
             charge_lease_seconds: var("CHARGE_LEASE_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(120),
             policy,
@@ -96,7 +87,7 @@ impl Config {
     }
 }
 
-/// Secrets never reach a log line, even through `{:?}`.
+/// Settings only (no secret is here), kept short in logs.
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")

@@ -173,7 +173,11 @@ pub async fn answer(
     let (ddb, stripe) = (app.store.requests(), app.stripe.requests());
     // An oversized body is refused before the route runs (its future is dropped unpolled).
     let result = match check_size(req) {
-        Ok(()) => route.await,
+        // The function's keys, from Secrets Manager on the sandbox's first request.
+        Ok(()) => match app.secrets.load().await {
+            Ok(()) => route.await,
+            Err(e) => Err(ApiError::Unexpected(e)),
+        },
         Err(e) => Err(e),
     };
     let problem = result.as_ref().err().map(ApiError::code);

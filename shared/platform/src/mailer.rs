@@ -37,11 +37,14 @@ const PERMANENT: [&str; 3] = ["MessageRejected", "InvalidParameterValue", "MailF
 pub struct SesMailer {
     client: aws_sdk_ses::Client,
     from: String,
+    /// `SES_CONFIGURATION_SET` (on AWS): its bounce and complaint events reach the operator.
+    configuration_set: Option<String>,
 }
 
 impl SesMailer {
     pub fn new(client: aws_sdk_ses::Client, from: &str) -> Self {
-        SesMailer { client, from: from.to_string() }
+        let configuration_set = std::env::var("SES_CONFIGURATION_SET").ok().filter(|s| !s.is_empty());
+        SesMailer { client, from: from.to_string(), configuration_set }
     }
 }
 
@@ -72,6 +75,7 @@ impl Mailer for SesMailer {
             .source(&self.from)
             .destination(Destination::builder().set_to_addresses(Some(mail.to.clone())).build())
             .message(message)
+            .set_configuration_set_name(self.configuration_set.clone())
             .send()
             .await;
         match out {

@@ -26,7 +26,7 @@ pub fn check(claims: &Claims, a: &Account) -> Result<(), ApiError> {
 /// The event time, the token's claims and the account it acts on, read once and checked.
 pub async fn account(app: &App, req: &Request, id: &str) -> Result<(DateTime<Utc>, Claims, Account), ApiError> {
     let now = event_time(req)?;
-    let claims = bearer_for(req, &app.config.token_secret, now, id)?;
+    let claims = bearer_for(req, app.secrets.get(crate::Secret::Token)?, now, id)?;
     match app.accounts.record(id).await? {
         Some(AccountRecord::Live(a)) => {
             check(&claims, &a)?;

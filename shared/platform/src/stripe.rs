@@ -157,17 +157,18 @@ pub struct NewPayment<'a> {
 #[derive(Clone)]
 pub struct Stripe {
     base: String,
-    secret: String,
+    secrets: Arc<crate::secrets::Secrets>,
     http: Arc<OnceLock<Http>>,
     requests: Arc<AtomicU64>,
 }
 
 impl Stripe {
-    /// `base` is `https://api.stripe.com` on AWS, localstripe's address locally.
-    pub fn new(base: &str, secret: &str) -> Stripe {
+    /// `base` is `https://api.stripe.com` on AWS, localstripe's address locally; the secret key
+    /// is read from `secrets` when a request is made.
+    pub fn new(base: &str, secrets: Arc<crate::secrets::Secrets>) -> Stripe {
         Stripe {
             base: base.trim_end_matches('/').to_string(),
-            secret: secret.to_string(),
+            secrets,
             http: Arc::new(OnceLock::new()),
             requests: Arc::new(AtomicU64::new(0)),
         }
@@ -210,7 +211,7 @@ impl Stripe {
         let mut req = Request::builder()
             .method(method)
             .uri(&uri)
-            .header(header::AUTHORIZATION, format!("Bearer {}", self.secret))
+            .header(header::AUTHORIZATION, format!("Bearer {}", self.secrets.get(crate::secrets::Secret::StripeKey)?))
             .header("Stripe-Version", API_VERSION)
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
         if let Some(k) = idempotency_key {

@@ -94,7 +94,15 @@ pub async fn app_configured(change: impl FnOnce(&mut Config)) -> App {
     ses.verify_email_identity().email_address(&config.mail_from).send().await.expect("SES emulator answers");
     let store = Store::new(client, &table);
     let mailer = Arc::new(SesMailer::new(ses, &config.mail_from));
-    let app = App::new(config, store, mailer);
+    // Every key, with local.env's values (what `bootstrap.py seed-secrets` puts in the emulator).
+    let secrets = crate::secrets::Secret::ALL
+        .iter()
+        .map(|s| {
+            let var = s.env().trim_end_matches("_ARN");
+            (*s, std::env::var(var).unwrap_or_else(|_| panic!("{var} in infra/local.env")))
+        })
+        .collect();
+    let app = App::new(config, store, mailer, Arc::new(crate::secrets::Secrets::fixed(secrets)));
     let partners = std::fs::read_to_string(root().join("infra/seed/partners.json")).expect("partners seed");
     crate::seed::write_partners(&app.forms, &crate::seed::parse_partners(&partners).expect("seed parses"))
         .await

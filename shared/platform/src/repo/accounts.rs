@@ -262,7 +262,13 @@ impl Accounts {
         let outbox = Outbox { store: self.store.clone(), settings: self.mail };
         for e in c.effects {
             if let Effect::Notice(notice) = e {
-                let to = a.admins.clone();
+                let asked_for = matches!(notice.kind, NoticeKind::VerifyEmail | NoticeKind::VerifyReminder);
+                // A link the person waits for goes to the address; a notice skips addresses that
+                // bounced or complained (its history line stays, it is not mailed).
+                let to = if asked_for { a.admins.clone() } else { a.mail_recipients() };
+                if to.is_empty() {
+                    continue;
+                }
                 let mail = match notice.kind {
                     NoticeKind::VerifyEmail | NoticeKind::VerifyReminder => {
                         let (link, link_writes) = self.verification_link(a, c.now, policy)?;

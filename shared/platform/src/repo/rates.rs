@@ -12,7 +12,7 @@ use domain::limits::{retry_after, Rule, WINDOW_SECONDS};
 #[derive(Clone)]
 pub struct Rates {
     pub(crate) store: Store,
-    pub(crate) secret: String,
+    pub(crate) secrets: std::sync::Arc<crate::secrets::Secrets>,
 }
 
 /// Over a limit: seconds until its window ends (`Retry-After`).
@@ -24,14 +24,14 @@ pub struct Limited {
 impl Rates {
     /// One more hit on `rule`'s counter for `who`, as a write to put in the transaction that
     /// does the work (no request of its own): it loses with `Tag::RateLimit` once `max` are in.
-    pub fn hit(&self, rule: Rule, who: &str, now: DateTime<Utc>) -> Write {
+    pub fn hit(&self, rule: Rule, who: &str, now: DateTime<Utc>) -> Result<Write> {
         let window = now.timestamp().div_euclid(WINDOW_SECONDS);
         let end = (window + 1) * WINDOW_SECONDS;
-        let who_h = keyed_hash(&self.secret, "rate", who);
+        let who_h = keyed_hash(self.secrets.get(crate::secrets::Secret::RateKey)?, "rate", who);
         let u =
             Update::new().add("hits", n(1)).set(EXPIRES_AT, n(end + WINDOW_SECONDS)).set(ENTITY, s(entity::THROTTLE));
         let cond = Cond::Missing("hits").or(Cond::Lt("hits", n(i64::from(rule.max))));
-        Write::update(Tag::RateLimit, Key::throttle(&format!("{}#{who_h}#{window}", rule.name)), u, Some(cond))
+        Ok(Write::update(Tag::RateLimit, Key::throttle(&format!("{}#{who_h}#{window}", rule.name)), u, Some(cond)))
     }
 
     /// The limit's answer for a transaction that lost, if it was a rate limit that refused it.

@@ -31,6 +31,9 @@ pub enum DueItem {
 pub struct DuePage {
     pub items: Vec<Result<DueItem>>,
     pub next: Option<Cursor>,
+    /// The due time of the page's first item: the index is in due-time order, so on a
+    /// partition's first page it is the oldest due item there (the sweep's lag).
+    pub oldest_due_at: Option<i64>,
 }
 
 /// Where the Terms rollout of a version stands in one partition.
@@ -79,7 +82,8 @@ impl Sweep {
     /// One page of a partition's due items, earliest first.
     pub async fn due_page(&self, pk: &str, now: DateTime<Utc>, limit: i32, start: Option<Cursor>) -> Result<DuePage> {
         let page = self.store.due_page(pk, Some(now.timestamp()), limit, start).await?;
-        Ok(DuePage { items: page.items.into_iter().map(decode).collect(), next: page.next })
+        let oldest_due_at = page.items.first().and_then(due_at_of);
+        Ok(DuePage { items: page.items.into_iter().map(decode).collect(), next: page.next, oldest_due_at })
     }
 
     /// One page of a whole partition, due or not (every live account is in it): its accounts.
