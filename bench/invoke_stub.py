@@ -36,8 +36,9 @@ class QuietServer(ThreadingHTTPServer):
 
 class InvokeStub:
     def __init__(self, binary: Path, function_name: str, env: dict[str, str], workers: int,
-                 timeout: float = 900.0):
+                 timeout: float = 900.0, answer_slack: float = 0.0):
         self.binary, self.name, self.env, self.workers, self.timeout = binary, function_name, env, workers, timeout
+        self.answer_slack = answer_slack  # how much longer than its deadline a worker's answer is waited for
         self.procs: list[FunctionProcess] = []
         self.free: queue.Queue = queue.Queue()
         self.invocations: list[Invocation] = []
@@ -96,7 +97,8 @@ class InvokeStub:
     def _run(self, event) -> Invocation | None:
         fp = self.free.get()
         try:
-            inv = fp.invoke(event, timeout=self.timeout, wait_log="sweep done")
+            inv = fp.invoke(event, timeout=self.timeout + self.answer_slack, wait_log="sweep done",
+                            deadline=self.timeout)
             with self.lock:
                 self.invocations.append(inv)
             return inv

@@ -205,14 +205,16 @@ class FunctionProcess:
                                f"(init error: {self.stub.init_error}); log:\n" + "\n".join(self.lines[-20:]))
         return self.stub.first_next - self.t0
 
-    def invoke(self, event: object, timeout: float = 900.0, wait_log: str | None = None) -> Invocation:
+    def invoke(self, event: object, timeout: float = 900.0, wait_log: str | None = None,
+               deadline: float | None = None) -> Invocation:
         """Hands one event out and waits for the answer. With `wait_log`, also waits (briefly) for a
         log line containing that text, since the pipe may deliver the line after the answer."""
         assert self.stub and self.proc
         rid = str(uuid.uuid4())
         with self.lines_lock:
             start_line = len(self.lines)
-        deadline_ms = int(time.time() * 1000 + timeout * 1000)
+        # The function's deadline (Lambda's timeout); the wait for its answer may be longer.
+        deadline_ms = int(time.time() * 1000 + (deadline or timeout) * 1000)
         self.stub.events.put((rid, event, deadline_ms))
         end = time.monotonic() + timeout
         with self.stub.answered:

@@ -121,6 +121,11 @@ async fn due_partition(app: &App, pk: &str, now: DateTime<Utc>, deadline: Instan
             s.due += page.items.len();
         });
         for item in page.items {
+            // Checked per item, not per page: a page of slow transactions must not run the worker
+            // past its deadline. What is left stays due for the next run.
+            if Instant::now() >= deadline {
+                return Ok(false);
+            }
             let key = item.as_ref().map(steps::key_of).unwrap_or_default();
             let r = match item {
                 Ok(item) => steps::due(app, item, now, run).await,
