@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from bootstrap import load_template  # infra/ is on sys.path (conftest)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import iam_walk  # noqa: E402
@@ -29,23 +29,6 @@ TEMPLATE = iam_walk.ROOT / "template.yaml"
 
 
 # ---------------------------------------------------------------- the template
-
-class _CfnLoader(yaml.SafeLoader):
-    """SafeLoader that accepts CloudFormation short-form tags (!Ref, !Sub, !GetAtt, ...)."""
-
-
-def _cfn_tag(loader: yaml.Loader, suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {"Ref" if suffix == "Ref" else f"Fn::{suffix}": value}
-
-
-_CfnLoader.add_multi_constructor("!", _cfn_tag)
-
 
 @dataclass(frozen=True)
 class Grant:
@@ -95,8 +78,7 @@ def _as_list(v: Any) -> list:
 
 @functools.lru_cache(maxsize=1)
 def template() -> dict:
-    with open(TEMPLATE, encoding="utf-8") as f:
-        return yaml.load(f, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    return load_template(TEMPLATE)
 
 
 @functools.lru_cache(maxsize=1)
