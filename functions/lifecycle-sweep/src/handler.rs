@@ -42,15 +42,15 @@ pub(crate) async fn handle(
     telemetry::metrics(
         "lifecycle-sweep",
         &[
-            ("Due", s.due as f64),
-            ("Transitions", s.transitions as f64),
-            ("NoticesSent", s.notices_sent as f64),
-            ("NoticesFailed", s.notices_failed as f64),
-            ("MailFailed", s.mails_failed as f64),
-            ("LostRaces", s.lost_races as f64),
-            ("EventsPublished", s.events_published as f64),
-            ("EventsWaiting", s.events_failed as f64),
-            ("SweepLagSeconds", s.lag_seconds as f64),
+            ("Due", telemetry::Value::Count(s.due as u64)),
+            ("Transitions", telemetry::Value::Count(s.transitions as u64)),
+            ("NoticesSent", telemetry::Value::Count(s.notices_sent as u64)),
+            ("NoticesFailed", telemetry::Value::Count(s.notices_failed as u64)),
+            ("MailFailed", telemetry::Value::Count(s.mails_failed as u64)),
+            ("LostRaces", telemetry::Value::Count(s.lost_races as u64)),
+            ("EventsPublished", telemetry::Value::Count(s.events_published as u64)),
+            ("EventsWaiting", telemetry::Value::Count(s.events_failed as u64)),
+            ("SweepLagSeconds", telemetry::Value::Seconds(s.lag_seconds as f64)),
         ],
     );
     tracing::info!(

@@ -22,7 +22,10 @@ pub(crate) async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Value
         }
     }
     tracing::info!(marked, recorded, unknown, "mail feedback applied");
-    platform::telemetry::metrics("mail-feedback", &[("MailUndeliverable", f64::from(marked))]);
+    platform::telemetry::metrics(
+        "mail-feedback",
+        &[("MailUndeliverable", platform::telemetry::Value::Count(u64::try_from(marked).unwrap_or(0)))],
+    );
     Ok(json!({"marked": marked, "recorded": recorded, "unknown": unknown}))
 }
 

@@ -66,7 +66,7 @@ pub(crate) async fn webhook(app: &App, req: &Request) -> ApiResult {
         Err(e) => return Err(e.into()),
     };
     if status == "unapplied" {
-        platform::telemetry::metrics("renewal", &[("UnappliedPayments", 1.0)]);
+        platform::telemetry::metrics("renewal", &[("UnappliedPayments", platform::telemetry::Value::Count(1))]);
         tracing::warn!(event = %ev.id, payment_intent = %pi.id, "payment unapplied");
     }
     json_response(StatusCode::OK, &json!({ "received": true, "status": status, "state": state }))

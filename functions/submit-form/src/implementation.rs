@@ -258,7 +258,10 @@ async fn accept(app: &App, req: &Request) -> Result<Accepted, Failure> {
                 tracing::info!(request_id = %id, partners = routed.len(), sent = d.sent, failed = d.failed, "implementation request accepted");
                 platform::telemetry::metrics(
                     "submit-form",
-                    &[("ImplementationRequests", 1.0), ("LeadsRouted", routed.len() as f64)],
+                    &[
+                        ("ImplementationRequests", platform::telemetry::Value::Count(1)),
+                        ("LeadsRouted", platform::telemetry::Value::Count(routed.len() as u64)),
+                    ],
                 );
                 return Ok(Accepted {
                     request_id: id,

@@ -82,7 +82,10 @@ pub(crate) async fn handle(d: &Dispatcher, event: LambdaEvent<Value>) -> Result<
         "complete": summaries.len() == results.len() && summaries.iter().all(|s| s["complete"] == json!(true)),
     });
     tracing::info!(summary = %out, "sweep dispatched");
-    platform::telemetry::metrics("sweep-dispatcher", &[("WorkersFailed", failed.len() as f64)]);
+    platform::telemetry::metrics(
+        "sweep-dispatcher",
+        &[("WorkersFailed", platform::telemetry::Value::Count(failed.len() as u64))],
+    );
     if failed.len() == results.len() {
         return Err(format!("no sweep worker could be invoked: {}", failed.first().map_or("", |f| f.as_str())).into());
     }

@@ -54,7 +54,8 @@ pub fn issue_token(
         iat: now.timestamp(),
         exp: (now + ttl).timestamp(),
     };
-    Ok(encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret.as_bytes()))?)
+    let key = EncodingKey::from_secret(secret.as_bytes())?;
+    Ok(encode(&Header::new(Algorithm::HS256), &claims, &key)?)
 }
 
 /// Checks the signature, then expiry against the request's event time (not the machine clock).
@@ -62,7 +63,8 @@ pub fn verify_token(secret: &str, token: &str, now: DateTime<Utc>) -> Option<Cla
     let mut v = Validation::new(Algorithm::HS256);
     v.validate_exp = false;
     v.required_spec_claims.clear();
-    let data = decode::<Claims>(token, &DecodingKey::from_secret(secret.as_bytes()), &v).ok()?;
+    let key = DecodingKey::from_secret(secret.as_bytes()).ok()?;
+    let data = decode::<Claims>(token, &key, &v).ok()?;
     (data.claims.exp > now.timestamp()).then_some(data.claims)
 }
 
