@@ -1,9 +1,8 @@
 //! Sign-in and the account (SPEC: Sign-in and account; §8.2, §21).
 
 use crate::identity;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use domain::lifecycle::{self, forecast, Refusal};
-use domain::types::required_text;
 use domain::{Account, FieldErrors, State, Usage};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
@@ -48,17 +47,7 @@ async fn route(app: &App, req: &Request) -> ApiResult {
     }
 }
 
-fn refused(r: Refusal) -> ApiError {
-    match r {
-        Refusal::Deleted => ApiError::not_found(),
-        Refusal::Terminated => {
-            ApiError::problem(StatusCode::CONFLICT, "account_terminated", "the account is terminated")
-        }
-        Refusal::Suspended => {
-            ApiError::problem(StatusCode::CONFLICT, "account_suspended", "the account is suspended (§21.2)")
-        }
-    }
-}
+use platform::cases::account::refused;
 
 fn account_json(a: &Account, app: &App, now: DateTime<Utc>) -> Value {
     json!({
@@ -175,16 +164,7 @@ async fn termination(app: &App, req: &Request, id: &str) -> ApiResult {
     let now = event_time(req)?;
     let claims = bearer_for(req, app.secrets.get(platform::Secret::Token)?, now, id)?;
     let b: TerminationBody = parse_body(req)?;
-    let confirm = required_text("confirm_domain", b.confirm_domain.as_deref(), 63)?;
-    let p = app.config.policy.clone();
-    let (a, ()) = session::update(app, id, now, &claims, |a| -> Result<_, ApiError> {
-        if a.domain != confirm.as_str() {
-            return Err(ApiError::field("confirm_domain", "must be the account's domain"));
-        }
-        Ok(Decision::new((), lifecycle::terminate(a, &p, now).map_err(refused)?))
-    })
-    .await?;
-    let deletion_at = a.state_since + Duration::days(p.termination_deletion_days);
+    let (a, deletion_at) = platform::cases::account::terminate(app, now, &claims, b.confirm_domain.as_deref()).await?;
     json_response(StatusCode::OK, &json!({ "account_id": a.id, "state": a.state, "deletion_at": deletion_at }))
 }
 

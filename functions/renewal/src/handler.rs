@@ -1,15 +1,9 @@
 //! Routes of the renewal function (SPEC: Payments through Stripe; §7, §21.3), and what they share.
 
 use crate::{card, checkout, plans, webhook};
-use domain::billing::{Ineligible, MAX_MONTHS};
-use domain::types::required_text;
-use domain::FieldError;
-use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 use platform::http::{answer, method_not_allowed, segments, ApiResult};
-use platform::stripe::StripeError;
 use platform::{ApiError, App};
-use serde_json::json;
 
 pub(crate) async fn handle(app: &App, req: Request) -> Result<Response<Body>, Error> {
     Ok(answer(app, "renewal", &req, route(app, &req)).await)
@@ -36,54 +30,8 @@ async fn route(app: &App, req: &Request) -> ApiResult {
     }
 }
 
-pub(crate) fn plan_of<'a>(app: &'a App, field: &str, id: Option<&str>) -> Result<&'a domain::Plan, FieldError> {
-    let id = required_text(field, id, 40)?;
-    app.catalog.get(&id).ok_or_else(|| FieldError::new(field, "is not a plan of the catalog"))
-}
-
-pub(crate) fn ineligible(e: Ineligible) -> ApiError {
-    match e {
-        Ineligible::Incompatible(chart) => ApiError::with(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "incompatible",
-            "current usage exceeds this plan's limits; remove the content the chart lists first (§7.4, §21.3)",
-            json!({ "chart": chart }),
-        ),
-        Ineligible::Months => ApiError::field("months", format!("must be 1 to {MAX_MONTHS}")),
-        Ineligible::Country => ApiError::problem(
-            StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS,
-            "country_not_allowed",
-            "the service can no longer be sold to this account's country or region (§13.3, §28)",
-        ),
-        Ineligible::FreePlan => ApiError::field("plan", "the Free plan is not bought; choose it as the next plan"),
-        Ineligible::EmailUnverified => email_unverified(),
-        other => ApiError::problem(StatusCode::CONFLICT, "not_eligible", other.to_string()),
-    }
-}
-
-/// §4.1: an administrator whose address is not verified may look, but not pay.
-pub(crate) fn email_unverified() -> ApiError {
-    ApiError::problem(
-        StatusCode::CONFLICT,
-        "email_unverified",
-        "verify your e-mail address first (see the link we sent)",
-    )
-}
-
-/// §21.2: what an administrator of a suspended account may not do.
-pub(crate) fn suspended() -> ApiError {
-    ApiError::problem(StatusCode::CONFLICT, "account_suspended", "the account is suspended (§21.2)")
-}
-
-/// Stripe out of reach (or refusing what we sent) is our problem, not the caller's: 502.
-pub(crate) fn stripe_failed(e: StripeError) -> ApiError {
-    tracing::error!(error = %e, "Stripe request failed");
-    ApiError::problem(
-        StatusCode::BAD_GATEWAY,
-        "payment_provider_unavailable",
-        "the payment provider did not answer; try again",
-    )
-}
+// The refusals the routes share, with the portal, from `platform::cases::billing`.
+pub(crate) use platform::cases::billing::{plan_of, suspended};
 
 #[cfg(test)]
 mod tests {

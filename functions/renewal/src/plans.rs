@@ -1,7 +1,7 @@
 //! The catalog, the compatibility chart (§7.4), automatic renewal (§7.7) and the next plan.
 
 use crate::handler::{plan_of, suspended};
-use domain::lifecycle::{set_auto_renew, set_next_plan};
+use domain::lifecycle::set_next_plan;
 use domain::FieldError;
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
@@ -35,16 +35,7 @@ pub(crate) async fn auto_renew(app: &App, req: &Request, id: &str) -> ApiResult 
     let claims = bearer_for(req, app.secrets.get(platform::Secret::Token)?, now, id)?;
     let b: AutoRenewBody = parse_body(req)?;
     let enabled = b.enabled.ok_or_else(|| ApiError::Invalid(FieldError::required("enabled").into()))?;
-    let (a, ()) = session::update(app, id, now, &claims, |a| -> Result<_, ApiError> {
-        if a.state == domain::State::Suspended {
-            return Err(suspended());
-        }
-        set_auto_renew(a, enabled, now);
-        let mut d = Decision::new((), vec![]);
-        d.history.push(HistoryEvent::new(now, "auto_renew_set", json!({ "enabled": enabled })));
-        Ok(d)
-    })
-    .await?;
+    let a = platform::cases::billing::auto_renew(app, now, &claims, enabled).await?;
     json_response(StatusCode::OK, &json!({ "account_id": a.id, "auto_renew": a.auto_renew, "term_end": a.term_end }))
 }
 

@@ -1,24 +1,12 @@
-//! Signup (SPEC: Signup; §1.3, §4, §13, §28) and domain availability.
+//! Signup (SPEC: Signup; §1.3, §4, §13, §28) and domain availability: the routes; the rules run
+//! in `platform::cases::signup`, shared with the portal's pages.
 
-use domain::field::FieldError;
-use domain::lifecycle;
-use domain::lifecycle::Effect;
-use domain::notice::{Notice, NoticeKind};
-use domain::signup::{Signup, SignupRefusal, SignupRequest};
-use domain::types::DomainLabel;
-use domain::Account;
+use domain::signup::SignupRequest;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
-use platform::auth::{hash_password, token_hash};
-use platform::dynamo::{Tag, WriteError};
-use platform::http::{
-    answer, event_time, header, json_response, method_not_allowed, parse_body, segments, source_ip, ApiResult,
-};
-use platform::ops::{update_account, Decision, UpdateError};
-use platform::outbox::deliver;
-use platform::repo::accounts::User;
-use platform::repo::identity::LinkKind;
-use platform::{ApiError, App, Change, HistoryEvent};
+use platform::cases::{self, Ctx};
+use platform::http::{answer, json_response, method_not_allowed, parse_body, segments, ApiResult};
+use platform::{ApiError, App};
 use serde_json::json;
 
 pub(crate) async fn handle(app: &App, req: Request) -> Result<Response<Body>, Error> {
@@ -37,81 +25,14 @@ async fn route(app: &App, req: &Request) -> ApiResult {
     }
 }
 
-fn refusal(e: SignupRefusal) -> ApiError {
-    match e {
-        SignupRefusal::Invalid(errs) => ApiError::Invalid(errs),
-        SignupRefusal::Embargoed => ApiError::problem(
-            StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS,
-            "embargoed",
-            "signups from this country or region are not permitted under U.S. and EU export controls (§13.3)",
-        ),
-        SignupRefusal::CountryNotServed => ApiError::problem(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "country_not_served",
-            "these Terms of Service do not cover customers in this country (§28)",
-        ),
-    }
-}
-
 async fn signup(app: &App, req: &Request) -> ApiResult {
-    let now = event_time(req)?;
+    let ctx = Ctx::of(req)?;
     let body: SignupRequest = parse_body(req)?;
-    let s: Signup = body.parse(&app.config.terms_version).map_err(refusal)?;
-    let limits = &app.config.rate_limits;
-    let password_hash = hash_password(s.password.expose())?;
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    let mut account = Account::new_free(
-        id.clone(),
-        s.domain.clone(),
-        s.company.clone(),
-        s.country,
-        s.region.clone(),
-        s.party.clone(),
-        s.email.clone(),
-        s.terms_version.clone(),
-        now,
-    );
-    let user = User {
-        account_id: id.clone(),
-        email: s.email.clone(),
-        first_name: s.first_name.clone(),
-        last_name: s.last_name.clone(),
-        role: "administrator".into(),
-        created_at: now,
-    };
-    let mut extra = app.accounts.signup_writes(&account, &user, password_hash)?;
-    // Accepted signups per source IP and per address mailed, in the same transaction.
-    extra.push(app.rates.hit(limits.signup_ip(), &source_ip(req).unwrap_or_default(), now)?);
-    extra.push(app.rates.hit(limits.signup_recipient(), s.email.as_str(), now)?);
-    // §23: the acceptance, with the version, time, source IP and user agent.
-    let accepted = HistoryEvent::new(
-        now,
-        "terms_accepted",
-        json!({
-            "terms_version": s.terms_version,
-            "source_ip": source_ip(req),
-            "user_agent": header(req, "user-agent"),
-            "legal_age_confirmed": true,
-            "contracting_party": s.party,
-        }),
-    );
-    // §4.1: until the address is verified, its link is the only mail it gets (the welcome follows).
-    let effects = [Effect::Notice(Notice::new(NoticeKind::VerifyEmail, now, None))];
-    let change = Change {
-        account: &mut account,
-        expected_version: None,
-        effects: &effects,
-        history: vec![accepted],
-        extra,
-        now,
-    };
-    let mails = app.accounts.commit(change, &app.config.policy).await.map_err(|e| signup_conflict(e, now))?;
-    deliver(&app.outbox, app.mailer.as_ref(), &mails, now).await;
-    tracing::info!(account_id = %id, country = %account.country, "account created");
+    let account = cases::signup::create(app, &ctx, body).await?;
     json_response(
         StatusCode::CREATED,
         &json!({
-            "account_id": id,
+            "account_id": account.id,
             "domain": account.domain,
             "plan": account.plan,
             "state": account.state,
@@ -120,74 +41,34 @@ async fn signup(app: &App, req: &Request) -> ApiResult {
     )
 }
 
-/// Which claim a lost signup transaction lost, by its tag: the label first, then the address.
-pub(crate) fn signup_conflict(e: WriteError, now: chrono::DateTime<chrono::Utc>) -> ApiError {
-    if let Some(l) = platform::repo::rates::Rates::refused(&e, now) {
-        ApiError::rate_limited(l.retry_after, "too many signups from this source or for this address; try again later")
-    } else if e.lost(Tag::DomainClaim) {
-        ApiError::with(
-            StatusCode::CONFLICT,
-            "domain_taken",
-            "this domain is already taken",
-            json!({"errors": [FieldError::new("domain", "is already taken")]}),
-        )
-    } else if e.lost(Tag::EmailClaim) {
-        ApiError::with(
-            StatusCode::CONFLICT,
-            "email_taken",
-            "this e-mail address already administers an account",
-            json!({"errors": [FieldError::new("email", "already administers an account")]}),
-        )
-    } else {
-        e.into()
-    }
-}
-
 #[derive(serde::Deserialize)]
 struct VerifyBody {
     token: Option<String>,
 }
 
-/// `POST /signup/verify` `{token}`: the link's token verifies the administrator's address, once;
-/// the welcome follows (SPEC: E-mail verification).
+/// `POST /signup/verify` `{token}`.
 async fn verify(app: &App, req: &Request) -> ApiResult {
-    let now = event_time(req)?;
+    let ctx = Ctx::of(req)?;
     let b: VerifyBody = parse_body(req)?;
-    let token = domain::types::required_text("token", b.token.as_deref(), 200)?;
-    let bad = || ApiError::field("token", "is not a valid, unused and unexpired verification link");
-    let hash = token_hash(&token);
-    let link = app.identity.link(LinkKind::Verify, &hash).await?.ok_or_else(bad)?;
-    if link.used || now >= link.valid_until {
-        return Err(bad());
-    }
-    let r = update_account(app, &link.account_id, now, |a| -> Result<_, ApiError> {
-        let effects = lifecycle::verify_email(a, now).map_err(|_| bad())?;
-        let mut d = Decision::new((), effects);
-        d.extra.push(app.identity.use_link(LinkKind::Verify, &hash));
-        d.extra.push(app.rates.hit(app.config.rate_limits.verify_ip(), &source_ip(req).unwrap_or_default(), now)?);
-        d.history.push(HistoryEvent::new(now, "email_verified", json!({})));
-        Ok(d)
-    })
-    .await;
-    match r {
-        Ok((a, ())) => json_response(StatusCode::OK, &json!({ "account_id": a.id, "verified": a.email_verified })),
-        Err(UpdateError::Lost(tags)) if tags.contains(&Tag::Decision) => Err(bad()),
-        Err(UpdateError::Lost(tags)) if tags.contains(&Tag::RateLimit) => Err(ApiError::over_limit(now)),
-        Err(UpdateError::NotFound | UpdateError::Deleted) => Err(bad()),
-        Err(e) => Err(e.into()),
-    }
+    let a = cases::signup::verify(app, &ctx, b.token.as_deref()).await?;
+    json_response(StatusCode::OK, &json!({ "account_id": a.id, "verified": a.email_verified }))
 }
 
 async fn availability(app: &App, label: &str) -> ApiResult {
-    let label = DomainLabel::parse("label", Some(label))?;
-    let taken = app.accounts.domain_taken(&label).await?;
-    json_response(StatusCode::OK, &json!({ "domain": label.as_str(), "available": !taken }))
+    let (label, available) = cases::signup::available(app, "label", label).await?;
+    json_response(StatusCode::OK, &json!({ "domain": label.as_str(), "available": available }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use domain::lifecycle::Effect;
+    use domain::notice::{Notice, NoticeKind};
+    use domain::Account;
+    use platform::cases::signup::signup_conflict;
+    use platform::repo::accounts::User;
     use platform::testkit::{app, event, status_and_json};
+    use platform::Change;
 
     const SIGNUP: &str = include_str!("../tests/events/signup.json");
     const AVAILABILITY: &str = include_str!("../tests/events/domain-availability-seconds.json");

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod cases;
 pub mod config;
 pub mod dynamo;
 pub mod http;

@@ -27,10 +27,16 @@ pub fn check(claims: &Claims, a: &Account) -> Result<(), ApiError> {
 pub async fn account(app: &App, req: &Request, id: &str) -> Result<(DateTime<Utc>, Claims, Account), ApiError> {
     let now = event_time(req)?;
     let claims = bearer_for(req, app.secrets.get(crate::Secret::Token)?, now, id)?;
-    match app.accounts.record(id).await? {
+    let a = account_of(app, &claims).await?;
+    Ok((now, claims, a))
+}
+
+/// The account a verified token acts on (its `sub`), read once and checked.
+pub async fn account_of(app: &App, claims: &Claims) -> Result<Account, ApiError> {
+    match app.accounts.record(&claims.sub).await? {
         Some(AccountRecord::Live(a)) => {
-            check(&claims, &a)?;
-            Ok((now, claims, *a))
+            check(claims, &a)?;
+            Ok(*a)
         }
         Some(AccountRecord::Deleted(_)) => Err(ApiError::token_revoked()),
         None => Err(ApiError::not_found()),

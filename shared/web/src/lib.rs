@@ -46,7 +46,16 @@ button{font:inherit;font-weight:600;padding:.6rem 1.4rem;border:0;border-radius:
 .hp{position:absolute;left:-10000px;top:auto;width:1px;height:1px;overflow:hidden}\
 .hint{color:#57606a;font-size:.9rem}\
 .timeline svg{width:100%;height:auto;display:block;color:#1f2328}\
-.timeline ol{padding-left:1.5rem}";
+.timeline ol{padding-left:1.5rem}\
+nav ul.nav{list-style:none;display:flex;flex-wrap:wrap;gap:.5rem 1.25rem;padding:0;margin:0 0 1.5rem}\
+form.inline{display:inline;margin:0}\
+button.link{background:none;color:#0550ae;padding:0;text-decoration:underline;font-weight:400}\
+button.secondary{background:#fff;color:#0550ae;border:2px solid #0550ae;padding:.4rem 1rem;margin:0 0 1rem}\
+button.danger{background:#b3261e}\
+dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.35rem 1rem}dl.facts dt{font-weight:600}dl.facts dd{margin:0}\
+table{border-collapse:collapse;margin:0 0 1rem}th,td{border:1px solid #6e7781;padding:.3rem .6rem;text-align:left}\
+.label{display:block;font-weight:600;margin-bottom:.25rem}\
+#card-element{padding:.5rem;border:1px solid #6e7781;border-radius:4px}";
 
 /// A full page whose `<h1>` is its title.
 pub fn layout(title: &str, body: Markup) -> Markup {

@@ -1,0 +1,140 @@
+//! The account page (SPEC: The portal): plan, state and its reason, term end, the auto-renewal
+//! switch, the next plan with its compatibility chart, the saved card, the forecast as a
+//! timeline, and the history.
+
+use super::{page, status, Frame};
+use chrono::{DateTime, SecondsFormat, Utc};
+use domain::catalog::Chart;
+use domain::{Account, State};
+use maud::{html, Markup};
+use platform::HistoryEvent;
+use web::TimelineItem;
+
+pub struct AccountView<'a> {
+    pub account: &'a Account,
+    pub csrf: &'a str,
+    pub now: DateTime<Utc>,
+    pub portal: String,
+    pub grace_end: Option<DateTime<Utc>>,
+    /// The plan after this term (the next plan, else the plan itself, else Free) and its chart.
+    pub next: Option<Chart>,
+    pub forecast: Vec<TimelineItem>,
+    pub history: &'a [HistoryEvent],
+    /// A message after a post (Post/Redirect/Get brings it as `?done=`).
+    pub done: Option<&'a str>,
+}
+
+fn day(t: DateTime<Utc>) -> String {
+    t.format("%-d %B %Y").to_string()
+}
+
+fn when(t: DateTime<Utc>) -> Markup {
+    html! { time datetime=(t.to_rfc3339_opts(SecondsFormat::Secs, true)) { (day(t)) } }
+}
+
+/// A state reason as words (`not_renewed` → "not renewed").
+fn words(v: impl serde::Serialize) -> String {
+    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(|s| s.replace('_', " "))).unwrap_or_default()
+}
+
+fn summary(v: &AccountView) -> Markup {
+    let a = v.account;
+    html! {
+        dl.facts {
+            "\n"
+            dt { "Portal" } dd { (v.portal) } "\n"
+            dt { "Plan" } dd #plan { (a.plan.as_str()) } "\n"
+            dt { "State" } dd #state {
+                (a.state.as_str())
+                @if let Some(r) = a.state_reason { " (" (words(r)) ")" }
+                @if let (State::Grace, Some(g)) = (a.state, v.grace_end) { ", grace until " (when(g)) }
+            } "\n"
+            dt { "Term ends" } dd { @match a.term_end { Some(t) => (when(t)), None => "No paid term" } } "\n"
+            dt { "E-mail address" } dd {
+                @if a.email_verified { "Verified" } @else { "Not verified yet: open the link we sent you" }
+            } "\n"
+            dt { "Card" } dd #card {
+                @match &a.payment_method {
+                    Some(c) => { (c.brand) " ending in " (c.last4) " (expires " (c.exp_month) "/" (c.exp_year) ") " }
+                    None => "No card saved ",
+                }
+                a href="card" { @if a.payment_method.is_some() { "Change the card" } @else { "Save a card" } }
+            } "\n"
+        }
+        "\n"
+    }
+}
+
+/// The switch: a form whose one button sets the other value; its state is said in words.
+fn auto_renew(v: &AccountView) -> Markup {
+    let on = v.account.auto_renew;
+    html! {
+        section aria-labelledby="renewal-heading" {
+            h2 #renewal-heading { "Automatic renewal" } "\n"
+            p #auto-renew-state { "Automatic renewal is " strong { @if on { "on" } @else { "off" } } "." } "\n"
+            form method="post" action="auto-renew" {
+                (web::csrf_field(v.csrf))
+                input type="hidden" name="enabled" value=(if on { "false" } else { "true" });
+                button type="submit" { @if on { "Turn automatic renewal off" } @else { "Turn automatic renewal on" } }
+            }
+            "\n"
+        }
+        "\n"
+    }
+}
+
+fn next_plan(v: &AccountView) -> Markup {
+    let Some(chart) = &v.next else { return html! {} };
+    html! {
+        section aria-labelledby="next-heading" {
+            h2 #next-heading { "Next plan: " (chart.plan.as_str()) } "\n"
+            @if chart.fits {
+                p { "Your current usage fits the " (chart.plan.as_str()) " plan." } "\n"
+            } @else {
+                table {
+                    caption { "Usage over the " (chart.plan.as_str()) " plan's limits" }
+                    thead { tr { th scope="col" { "Limit" } th scope="col" { "Used" } th scope="col" { "Allowed" } } }
+                    tbody {
+                        @for o in &chart.over {
+                            tr { th scope="row" { (o.limit.replace('_', " ")) } td { (o.used) } td { (o.allowed) } }
+                        }
+                    }
+                }
+                "\n"
+            }
+        }
+        "\n"
+    }
+}
+
+fn history(v: &AccountView) -> Markup {
+    html! {
+        section aria-labelledby="history-heading" {
+            h2 #history-heading { "History" } "\n"
+            @if v.history.is_empty() { p { "Nothing yet." } }
+            ol.history {
+                @for h in v.history.iter().rev().take(50) {
+                    li { (when(h.at)) ": " (web::event_label(&h.kind)) } "\n"
+                }
+            }
+        }
+        "\n"
+    }
+}
+
+pub fn account(f: &Frame, v: &AccountView) -> Markup {
+    let body = html! {
+        @if let Some(d) = v.done { (status(d)) }
+        (summary(v))
+        section aria-labelledby="forecast-heading" {
+            h2 #forecast-heading { "What happens next" } "\n"
+            p.hint { "If nobody acts, these are the coming steps, with today marked." } "\n"
+            (web::timeline(&v.forecast, v.now))
+        }
+        "\n"
+        (auto_renew(v))
+        (next_plan(v))
+        (history(v))
+    };
+    page(f, &format!("Account {}", v.account.domain.as_str()), 0, body)
+}
