@@ -32,7 +32,7 @@ pub(crate) struct Session {
 
 pub(crate) async fn handle(p: &Portal<'_>, req: Request) -> Result<Response<Body>, Error> {
     Ok(answer(p.app, "portal", &req, async {
-        let mut web = Web::new(&req, &p.settings.csp);
+        let mut web = Web::new(&req, &p.settings.csp, &p.settings.base_path);
         match route(p, &mut web).await {
             Ok(res) => Ok(res),
             Err(e) => error_page(&web, e),

@@ -17,7 +17,7 @@ async fn main() -> Result<(), Error> {
     // The token key signs sessions and keys the CSRF tokens; the rate key names the sign-in and
     // reset counters; Stripe's key saves cards and charges at checkout.
     let app = App::from_env(&[Secret::Token, Secret::RateKey, Secret::StripeKey]).await?;
-    let settings = settings::Settings::from_env();
+    let settings = settings::Settings::from_env(&app.config.public_base_url);
     let portal = handler::Portal { app: &app, settings: &settings };
     let portal = &portal;
     run(service_fn(move |req: Request| async move { handler::handle(portal, req).await })).await

@@ -10,16 +10,19 @@ pub struct Settings {
     pub stripe_js: String,
     /// The content security policy of every page, derived from `stripe_js`.
     pub csp: String,
+    /// The path part of `PUBLIC_BASE_URL`: where browsers reach the portal (see `Web::base`).
+    pub base_path: String,
 }
 
 impl Settings {
-    pub fn from_env() -> Settings {
+    pub fn from_env(public_base_url: &str) -> Settings {
         let js = std::env::var("STRIPE_JS_URL").ok().filter(|s| !s.trim().is_empty());
-        Settings::new(js.as_deref().unwrap_or(STRIPE_JS))
+        Settings::new(js.as_deref().unwrap_or(STRIPE_JS), public_base_url)
     }
 
-    pub fn new(stripe_js: &str) -> Settings {
-        Settings { stripe_js: stripe_js.to_string(), csp: policy(stripe_js) }
+    pub fn new(stripe_js: &str, public_base_url: &str) -> Settings {
+        let base_path = public_base_url[origin(public_base_url).len()..].trim_end_matches('/').to_string();
+        Settings { stripe_js: stripe_js.to_string(), csp: policy(stripe_js), base_path }
     }
 }
 
@@ -64,6 +67,15 @@ mod tests {
         assert!(local.contains("script-src 'self' http://127.0.0.1:8420;"));
         assert!(local.contains("connect-src 'self' http://127.0.0.1:8420;"));
         assert!(local.contains("frame-ancestors 'none'"));
+    }
+
+    #[test]
+    fn the_base_path_is_the_path_of_the_public_address() {
+        assert_eq!(
+            Settings::new(STRIPE_JS, "http://127.0.0.1:9000/lambda-url/portal/").base_path,
+            "/lambda-url/portal"
+        );
+        assert_eq!(Settings::new(STRIPE_JS, "https://portal.example.com").base_path, "");
     }
 
     #[test]

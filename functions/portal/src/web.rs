@@ -12,8 +12,9 @@ use platform::ApiError;
 /// What a handler reads of the request, and the cookies it sets on the way out.
 pub struct Web<'a> {
     pub req: &'a Request,
-    /// The path the portal is served under: `""` behind the HTTP API, `/lambda-url/portal` under
-    /// `cargo lambda watch`. Links, redirects and the cookies' `Path` start with it.
+    /// The path the portal is served under, as browsers see it: the path of `PUBLIC_BASE_URL`
+    /// (`""` behind the HTTP API, `/lambda-url/portal` under `cargo lambda watch`, which strips it
+    /// before the function sees the request). Links, redirects and the cookies' `Path` start with it.
     pub base: String,
     pub secure: bool,
     pub session: Option<String>,
@@ -24,9 +25,8 @@ pub struct Web<'a> {
 }
 
 impl<'a> Web<'a> {
-    pub fn new(req: &'a Request, csp: &'a str) -> Web<'a> {
-        let path = req.uri().path();
-        let base = path.find("/app").map_or("", |i| &path[..i]).to_string();
+    pub fn new(req: &'a Request, csp: &'a str, base: &str) -> Web<'a> {
+        let base = base.trim_end_matches('/').to_string();
         let jar = header(req, "cookie");
         Web {
             req,
