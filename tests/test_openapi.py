@@ -80,7 +80,7 @@ def test_its_routes_are_exactly_the_http_api_events_of_template_yaml():
 
 def test_every_error_response_is_problem_json_except_the_forms_html_page():
     """Each documented 4xx/5xx offers application/problem+json (text/html only beside it, for the
-    implementation-request page's own posts)."""
+    implementation-request page's own posts); the portal's pages (`/app`) answer refusals as pages."""
     doc = openapi_doc()
     refs = doc["components"]["responses"]
     for (method, path) in ROUTES:
@@ -92,6 +92,9 @@ def test_every_error_response_is_problem_json_except_the_forms_html_page():
             types = set(resp.get("content", {}))
             if method == "GET" and path == "/forms/implementation-request":
                 assert types == {"text/html"}, (method, path, status)
+                continue
+            if path.startswith("/app"):  # the portal's pages: refusals are pages too
+                assert types and types <= {"text/html", "application/problem+json"}, (method, path, status)
                 continue
             assert "application/problem+json" in types, (method, path, status)
             assert types <= {"application/problem+json", "text/html"}, (method, path, status)

@@ -32,6 +32,10 @@ pub(crate) struct Session {
 
 pub(crate) async fn handle(p: &Portal<'_>, req: Request) -> Result<Response<Body>, Error> {
     Ok(answer(p.app, "portal", &req, async {
+        // Outside `/app` nothing is a page: the problem+json 404 every function answers.
+        if segments(&req).first().map(String::as_str) != Some("app") {
+            return Err(ApiError::no_route());
+        }
         let mut web = Web::new(&req, &p.settings.csp, &p.settings.base_path);
         match route(p, &mut web).await {
             Ok(res) => Ok(res),
