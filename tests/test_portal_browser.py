@@ -221,3 +221,30 @@ def test_a_declined_card_shows_its_error_beside_the_card_field(api, page):
     page.screenshot(path=str(ARTIFACTS / "portal-card-declined.png"), full_page=True)
     j.goto("account")
     assert "No card saved" in page.locator("#card").inner_text()
+
+
+def test_3d_secure_is_confirmed_in_the_browser_for_the_card_and_for_the_payment(api, lambdas, page):
+    j = Journey(page, api)
+    domain, email = new_admin()
+    verified_and_signed_in(j, domain, email)
+    j.sign_in(domain, email)
+    j.goto("card")
+    j.fill_card("4000002500003155")  # a card whose bank always asks for 3-D Secure
+    page.get_by_role("button", name="Save the card").click()
+    # Stripe.js's 3-D Secure step (localstripe draws it as a dialog with two buttons).
+    page.get_by_role("button", name="Complete authentication").click()
+    page.get_by_text("Your card is saved.").wait_for()
+    j.goto("plans")
+    page.get_by_role("group", name="Plan").get_by_label("basic", exact=True).check()
+    page.get_by_label("Months").select_option("1")
+    page.get_by_role("button", name="Buy").click()
+    page.get_by_role("heading", name="Confirm the payment").wait_for()
+    j.audit()
+    page.get_by_role("button", name="Confirm the payment").click()
+    page.get_by_role("button", name="Complete authentication").click()
+    page.get_by_text("Payment accepted.").wait_for()
+    account_id = page.request.get(portal(api, "export")).json()["account"]["id"]
+    deliver_checkout(lambdas, account_id, datetime.now(timezone.utc))
+    j.goto("account")
+    assert page.locator("#plan").inner_text() == "basic"
+    page.screenshot(path=str(ARTIFACTS / "portal-3d-secure-paid.png"), full_page=True)

@@ -138,6 +138,18 @@ async fn checkout(p: &Portal<'_>, web: &mut Web<'_>, s: &Session, form: &Form) -
         },
     };
     match cases::billing::checkout(p.app, s.now, &s.claims, form.text("plan").as_deref(), months).await {
+        // 3-D Secure: the bank wants the administrator to confirm this payment in the browser.
+        Ok(c) if c["status"] == "requires_action" => {
+            let (Some(secret), Some(amount), Some(currency)) =
+                (c["client_secret"].as_str(), c["amount"].as_u64(), c["currency"].as_str())
+            else {
+                return Err(anyhow::anyhow!("a payment needing confirmation came without its client secret").into());
+            };
+            let root = app_root(web);
+            let f = Frame { app: &root, signed_in: Some(&s.csrf) };
+            let (js, pk) = (&p.settings.stripe_js, &p.app.config.stripe.publishable_key);
+            web.page(StatusCode::OK, pages::billing::confirm_payment(&f, js, pk, secret, &web::money(amount, currency)))
+        }
         Ok(_) => web.redirect("account?done=paid"),
         Err(e) => {
             let (_, errors, message) = refused(e)?;

@@ -138,3 +138,68 @@ pub fn account(f: &Frame, v: &AccountView) -> Markup {
     };
     page(f, &format!("Account {}", v.account.domain.as_str()), 0, body)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::countries::ContractingParty;
+    use platform::testkit::v;
+    use serde_json::json;
+
+    fn an_account(company: &str) -> Account {
+        let at = domain::time::from_epoch(1_798_761_600).unwrap();
+        let party = ContractingParty { name: "Bitrix, Inc.".into(), notices_email: "privacy@bitrix24.com".into() };
+        let mut a = Account::new_free(
+            "id1".into(),
+            v("acme"),
+            company.into(),
+            v("US"),
+            None,
+            party,
+            v("ann@example.org"),
+            "2021-11-01".into(),
+            at,
+        );
+        a.payment_method = Some(domain::account::SavedCard {
+            id: "pm_1".into(),
+            brand: "visa".into(),
+            last4: "4242".into(),
+            exp_month: 12,
+            exp_year: 2034,
+        });
+        a
+    }
+
+    #[test]
+    fn the_account_page_has_the_timeline_the_switch_the_card_and_escaped_history() {
+        let mut a = an_account("Acme");
+        a.auto_renew = true;
+        let now = a.state_since;
+        let history = vec![HistoryEvent::new(now, "<b>odd</b>", json!({}))];
+        let forecast = vec![TimelineItem {
+            at: now + chrono::Duration::days(30),
+            event: "archived".into(),
+            amount: None,
+            currency: None,
+        }];
+        let view = AccountView {
+            account: &a,
+            csrf: "tok",
+            now,
+            portal: "acme.saas.local".into(),
+            grace_end: None,
+            next: None,
+            forecast,
+            history: &history,
+            done: Some("Automatic renewal is off."),
+        };
+        let f = Frame { app: "/app", signed_in: Some("tok") };
+        let html = account(&f, &view).into_string();
+        assert!(html.contains("role=\"img\"") && html.contains("<ol id=\"forecast-steps\">"));
+        assert!(html.contains("Archived"));
+        assert!(html.contains("visa ending in 4242"));
+        assert!(html.contains("name=\"enabled\" value=\"false\"") && html.contains("Turn automatic renewal off"));
+        assert!(html.contains("&lt;b&gt;odd&lt;/b&gt;") && !html.contains("<b>odd"));
+        assert!(html.contains("role=\"status\"") && html.contains("<title>Account acme</title>"));
+    }
+}

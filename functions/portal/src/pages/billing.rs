@@ -105,6 +105,24 @@ pub fn card(f: &Frame, v: &CardView) -> Markup {
     page(f, "Your card", 0, body)
 }
 
+/// A checkout whose payment the bank wants confirmed (3-D Secure): `card.js` runs Stripe.js's
+/// `confirmCardPayment` on the button, then goes to the account page.
+pub fn confirm_payment(f: &Frame, stripe_js: &str, publishable_key: &str, client_secret: &str, amount: &str) -> Markup {
+    let body = html! {
+        p { "Your bank asks you to confirm the payment of " strong { (amount) } "." } "\n"
+        div #payment-confirm data-client-secret=(client_secret) data-publishable-key=(publishable_key)
+            data-done={ (f.app) "/account?done=paid" } {
+            "\n"
+            button #payment-submit type="button" { "Confirm the payment" } "\n"
+            div #payment-errors .error role="alert" {} "\n"
+        }
+        "\n"
+        script src=(stripe_js) {}
+        script src={ (f.app) "/static/card.js" } {}
+    };
+    page(f, "Confirm the payment", 0, body)
+}
+
 pub fn terminate(f: &Frame, csrf: &str, domain: &str, errors: &FieldErrors, message: Option<&str>) -> Markup {
     let body = html! {
         @if let Some(m) = message { (alert(m)) }
@@ -127,4 +145,42 @@ pub fn terminated(f: &Frame, deletion: &str) -> Markup {
         p { a href={ (f.app) "/sign-in" } { "Sign in page" } } "\n"
     };
     page(f, "Account terminated", 0, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const F: Frame = Frame { app: "/base/app", signed_in: Some("tok") };
+
+    #[test]
+    fn the_card_page_loads_stripe_js_and_the_portals_script_with_no_inline_script() {
+        let v = CardView {
+            card: None,
+            csrf: "tok",
+            stripe_js: "http://127.0.0.1:8420/js.stripe.com/v3/",
+            publishable_key: "pk_test_1",
+            client_secret: Some("seti_1_secret_\"x"),
+            error: Some("Your card was declined."),
+            message: None,
+        };
+        let html = card(&F, &v).into_string();
+        assert!(html.contains("<script src=\"http://127.0.0.1:8420/js.stripe.com/v3/\"></script>"));
+        assert!(html.contains("<script src=\"/base/app/static/card.js\"></script>"));
+        assert_eq!(html.matches("<script").count(), 2, "no inline script");
+        assert!(html.contains("data-client-secret=\"seti_1_secret_&quot;x\""));
+        let errors = html.split("id=\"card-element\"").nth(1).unwrap_or_default();
+        assert!(
+            errors.contains(
+                "></div>\n<div class=\"error\" id=\"card-errors\" role=\"alert\">Your card was declined.</div>"
+            ),
+            "{errors}"
+        );
+    }
+
+    #[test]
+    fn the_termination_form_asks_for_the_domain() {
+        let html = terminate(&F, "tok", "acme", &FieldErrors::default(), None).into_string();
+        assert!(html.contains("name=\"confirm_domain\"") && html.contains("<strong>acme</strong>"));
+    }
 }
