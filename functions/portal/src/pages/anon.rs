@@ -73,7 +73,7 @@ pub fn signup(
             (web::text_field("last_name", "Last name", "text", "family-name", &v.last_name, e("last_name")))
             (web::text_field("email", "E-mail", "email", "email", &v.email, e("email")))
             (web::text_field("password", "Password", "password", "new-password", "", e("password")))
-            p.hint { "At least 12 characters." } "\n"
+            p.hint { "At least " (domain::types::Password::MIN_CHARS) " characters." } "\n"
             (web::text_field("country", "Country (two-letter code, such as DE)", "text", "country", &v.country, e("country")))
             (web::optional_text_field("region", "Region (US state or Canadian province code)", "text", "off", &v.region, e("region")))
             (web::checkbox("accept_terms", "I accept the Terms of Service", v.accept_terms, e("accept_terms")))
@@ -174,7 +174,7 @@ pub fn reset(f: &Frame, csrf: &str, token: &str, errors: &FieldErrors) -> Markup
             (web::csrf_field(csrf))
             input type="hidden" name="token" value=(token); "\n"
             (web::text_field("password", "New password", "password", "new-password", "", errors.message_for("password")))
-            p.hint { "At least 12 characters." } "\n"
+            p.hint { "At least " (domain::types::Password::MIN_CHARS) " characters." } "\n"
             button type="submit" { "Set the new password" } "\n"
         }
         "\n"
