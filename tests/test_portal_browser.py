@@ -84,7 +84,7 @@ class Journey:
         pg.get_by_label("Last name").fill("Lee")
         pg.get_by_label("E-mail").fill(email)
         pg.get_by_label("Password").fill(PASSWORD)
-        pg.get_by_label("Country (two-letter code, such as DE)").fill("DE")
+        pg.get_by_label("Country").select_option("DE")
         pg.get_by_label("I accept the Terms of Service").check()
         pg.get_by_label("I am of legal age to enter this agreement").check()
         self.shot("signup")

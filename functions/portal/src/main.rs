@@ -3,6 +3,8 @@
 mod anon;
 mod cookies;
 mod handler;
+#[cfg(test)]
+mod handler_tests;
 mod pages;
 mod settings;
 mod signed;

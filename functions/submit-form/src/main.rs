@@ -1,7 +1,6 @@
 //! submit-form: the public forms (implementation request, copyright notice, personal data
 //! request) and their operator routes.
 
-mod country_names;
 mod handler;
 mod ids;
 mod implementation;

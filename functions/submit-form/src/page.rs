@@ -2,14 +2,13 @@
 //! with labels tied to inputs, errors beside their fields and a summary announced on load. Drawn
 //! with maud on top of `web`'s layout and field helpers, so every text is escaped.
 
-use crate::country_names::COUNTRY_NAMES;
 use domain::field::FieldErrors;
 use domain::forms::{
     ImplementationRequestInput, FORM_DISABLED, I_ACCEPT, I_DONT_ACCEPT, MAX_PARTNERS, PRIVACY_STATEMENT, PRODUCTS,
     REQUEST_SENT, RESEND,
 };
 use maud::{html, Markup};
-use web::{Choice, SummaryItem};
+use web::{Choice, SummaryItem, COUNTRY_NAMES};
 
 pub(crate) enum View<'a> {
     /// The form, blank or re-shown with the sender's values and the errors beside their fields.

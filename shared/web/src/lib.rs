@@ -10,8 +10,11 @@
 //! through maud's escaping, and the policy allows no inline script, so even an injected style could
 //! not run code. A hash (`'sha256-…'` of [`STYLESHEET`]) would be tighter and is the way to go if that ever matters.
 
+mod country_names;
 mod form;
 mod timeline;
+
+pub use country_names::COUNTRY_NAMES;
 
 pub use form::{
     checkbox, csrf_field, error_summary, error_title, field_id, honeypot, optional_text_field, radio_group,

@@ -74,7 +74,7 @@ pub fn signup(
             (web::text_field("email", "E-mail", "email", "email", &v.email, e("email")))
             (web::text_field("password", "Password", "password", "new-password", "", e("password")))
             p.hint { "At least " (domain::types::Password::MIN_CHARS) " characters." } "\n"
-            (web::text_field("country", "Country (two-letter code, such as DE)", "text", "country", &v.country, e("country")))
+            (web::select_field("country", "Country", "Choose your country", web::COUNTRY_NAMES, &v.country, e("country")))
             (web::optional_text_field("region", "Region (US state or Canadian province code)", "text", "off", &v.region, e("region")))
             (web::checkbox("accept_terms", "I accept the Terms of Service", v.accept_terms, e("accept_terms")))
             (web::checkbox("legal_age", "I am of legal age to enter this agreement", v.legal_age, e("legal_age")))

@@ -1,6 +1,7 @@
-//! English short names of the ISO 3166-1 alpha-2 codes, for the form's country list.
+//! English short names of the ISO 3166-1 alpha-2 codes, for the country lists of the forms (the
+//! implementation request, the portal's sign-up): `(code, name)`, for [`crate::select_field`].
 
-pub(crate) const COUNTRY_NAMES: &[(&str, &str)] = &[
+pub const COUNTRY_NAMES: &[(&str, &str)] = &[
     ("AF", "Afghanistan"),
     ("AX", "Åland Islands"),
     ("AL", "Albania"),
