@@ -32,7 +32,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help tools browser venv checkov-venv node java stack-up stack-down stack-status clean-stack bootstrap \
-        dev test lint fmt package bench fuzz smoke
+        dev test lint fmt package bench fuzz smoke arm64-target
 
 help:
 	@sed -n 's/^#   //p' $(MAKEFILE_LIST)
@@ -138,7 +138,7 @@ fmt:
 
 # ------------------------------------------------------------------ release
 # Cross-compiles for Graviton with zig (the `ziglang` wheel that cargo-lambda pulls in).
-package: venv
+package: venv arm64-target
 	cargo lambda build --release --arm64 --output-format zip
 	@ls -l target/lambda/*/bootstrap.zip
 
@@ -147,9 +147,13 @@ fuzz:
 	PROPTEST_CASES=$${PROPTEST_CASES:-100000} timeout $${FUZZ_SECONDS:-600} cargo test --release -p domain --test parsers_fuzz
 
 # Release builds measured on the local stack; the table goes to stdout and bench/latest.md
-# (see bench/README.md). BENCH_ARM64=1 packages for arm64 (measurements then use a host build).
-bench: tools
+# (see bench/README.md), including a clean arm64 shipping build (`make package`'s command) timed.
+bench: tools arm64-target
 	@$(PY) bench/run.py
+
+# Rust's standard library for Graviton, from rustup (a no-op once installed).
+arm64-target:
+	@rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
 
 # Read-only smoke test (infra/smoke.py, standard library only) of a deployed stack's HTTP API, or of
 # `make dev`'s functions at http://127.0.0.1:$(LAMBDA_PORT)/lambda-url.

@@ -14,10 +14,10 @@ Measures, and prints as one markdown table (stdout, and bench/latest.md):
      due accounts per second; and, on rows of its own, the one-time Terms rollout pass that the
      first sweep of a table makes over every account
   4. peak memory (VmHWM) of each function process over its runs
-  5. zip size per function (`cargo lambda build --release --output-format zip`)
+  5. the shipping build (`make package`'s command, arm64) from a clean target directory, and the
+     size of each zip it makes
 
-Settings (environment, see bench/README.md): BENCH_ARM64=1 (zips for arm64; a host
-`cargo build --release` then runs the measurements), BENCH_SHIPPING_PROFILE=1, BENCH_SKIP_BUILD=1,
+Settings (environment, see bench/README.md): BENCH_SHIP_REUSE=1, BENCH_SKIP_BUILD=1,
 BENCH_STARTS (20), BENCH_SIZES (1000,10000,100000), BENCH_DUE (50), BENCH_REPS (5).
 Progress goes to stderr. Run with .tools/venv/bin/python (boto3); `make bench` does.
 """
@@ -83,7 +83,6 @@ def discover_functions() -> list[str]:
 FUNCTIONS = discover_functions()
 DISPATCHER = "sweep-dispatcher"  # fans the schedule out to sweep workers (when the workspace has it)
 
-ARM64 = os.environ.get("BENCH_ARM64", "") not in ("", "0")
 STARTS = int(os.environ.get("BENCH_STARTS", "20"))
 SIZES = [int(x) for x in os.environ.get("BENCH_SIZES", "1000,10000,100000").split(",") if x.strip()]
 DUE = int(os.environ.get("BENCH_DUE", "50"))
@@ -143,44 +142,42 @@ def host_arch() -> str:
     return {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}.get(m, m)
 
 
-TRIPLE = {"x86_64": "x86_64-unknown-linux-gnu", "arm64": "aarch64-unknown-linux-gnu"}
 
 
-def build() -> tuple[str, dict[str, Path], dict[str, int | None], float, str]:
-    """Release zips with cargo-lambda, and the host binaries the measurements run. When the zip is
-    for the host's architecture, its own binaries are measured (one build); otherwise a plain
-    `cargo build --release --workspace` provides them.
+# Issue 17's figures before the lean build, for the rows that report against them.
+BEFORE = {"zip": "7.4–7.9 MiB (x86_64, two TLS stacks)", "ship": "about 19 min (cargo-lambda's settings, 2 cores)"}
+ZIP_GOAL_MIB = 5.0
+SHIP_GOAL_S = 600
 
-    By default the zips use the workspace's `[profile.release]` (`--disable-optimizations`), the
-    profile `cargo build --release` uses. BENCH_SHIPPING_PROFILE=1 builds as `make package` does,
-    with cargo-lambda's own release settings on top (codegen-units=1, panic=abort, target-cpu):
-    smaller binaries, but a first build of about 19 minutes on 2 cores."""
+
+def build() -> tuple[str, dict[str, Path], dict[str, int | None], dict[str, float | None], str]:
+    """The shipping build, timed from a clean target directory: `make package`'s own command
+    (arm64, cross-built with zig) into `target/ship-bench/`, wiped first unless BENCH_SHIP_REUSE=1.
+    Then a host `cargo build --release` of the functions (same `[profile.release]`) for the binaries the
+    measurements run, since arm64 binaries cannot run here."""
     build_saasctl()
-    arch = "arm64" if ARM64 else host_arch()
-    shipping = os.environ.get("BENCH_SHIPPING_PROFILE", "") not in ("", "0")
-    profile = ("cargo-lambda release settings (as `make package`)" if shipping
-               else "workspace [profile.release] (cargo-lambda --disable-optimizations)")
-    lambda_dir = ROOT / "target" / "lambda-bench" / arch
-    env = dict(os.environ, PATH=f"{VENV_BIN}:{os.environ['PATH']}")
-    cmd = [CARGO_LAMBDA, "lambda", "build", "--release", "--arm64" if arch == "arm64" else "--x86-64",
-           "--output-format", "zip", "--lambda-dir", str(lambda_dir)]
-    if not shipping:
-        cmd.append("--disable-optimizations")
-    t = time.monotonic()
+    profile = "workspace [profile.release], `make package`'s command"
+    ship_dir = ROOT / "target" / "ship-bench"
+    lambda_dir = ship_dir / "lambda"
+    env = dict(os.environ, PATH=f"{VENV_BIN}:{os.environ['PATH']}", CARGO_TARGET_DIR=str(ship_dir / "target"))
+    cmd = [CARGO_LAMBDA, "lambda", "build", "--release", "--arm64", "--output-format", "zip",
+           "--lambda-dir", str(lambda_dir)]
+    times: dict[str, float | None] = {"ship": None, "host": None}
     if os.environ.get("BENCH_SKIP_BUILD", "") in ("", "0"):
-        log(f"building release zips for {arch}: cargo {' '.join(cmd[1:])} (the first build takes minutes)")
+        if os.environ.get("BENCH_SHIP_REUSE", "") in ("", "0") and ship_dir.exists():
+            log(f"removing {ship_dir} so the shipping build starts clean")
+            subprocess.run(["rm", "-rf", str(ship_dir)], check=True)
+        log(f"shipping build: cargo {' '.join(cmd[1:])} (from a clean target directory: minutes)")
+        t = time.monotonic()
         subprocess.run(cmd, cwd=ROOT, env=env, check=True, stdout=sys.stderr)
+        times["ship"] = time.monotonic() - t
+        log("host release binaries for the measurements: cargo build --release (the functions)")
+        t = time.monotonic()
+        subprocess.run(["cargo", "build", "--release"], cwd=ROOT, check=True, stdout=sys.stderr)
+        times["host"] = time.monotonic() - t
     else:
         log("BENCH_SKIP_BUILD: measuring the binaries and zips already built")
-    if arch == host_arch():
-        bins = {f: ROOT / "target" / TRIPLE[arch] / "release" / f for f in FUNCTIONS}
-    else:
-        if os.environ.get("BENCH_SKIP_BUILD", "") in ("", "0"):
-            log("building host release binaries: cargo build --release --workspace")
-            subprocess.run(["cargo", "build", "--release", "--workspace"], cwd=ROOT, env=env, check=True,
-                           stdout=sys.stderr)
-        bins = {f: ROOT / "target" / "release" / f for f in FUNCTIONS}
-    build_s = time.monotonic() - t
+    bins = {f: ROOT / "target" / "release" / f for f in FUNCTIONS}
     zips = {}
     for f in FUNCTIONS:
         z = lambda_dir / f / "bootstrap.zip"
@@ -188,8 +185,8 @@ def build() -> tuple[str, dict[str, Path], dict[str, int | None], float, str]:
     for b in bins.values():
         if not b.exists():
             raise SystemExit(f"{b} missing after the build")
-    log(f"build step done in {build_s:.0f}s")
-    return arch, bins, zips, build_s, profile
+    log(f"builds done: shipping {times['ship'] or 0:.0f} s, host {times['host'] or 0:.0f} s")
+    return "arm64", bins, zips, times, profile
 
 
 def build_saasctl() -> None:
@@ -401,6 +398,7 @@ OPS = {
     "save card: confirm": "renewal",
     "checkout": "renewal",
     "payment webhook": "renewal",
+    "account page": "portal",
     "implementation request": "submit-form",
     "copyright notice": "submit-form",
     "data request": "submit-form",
@@ -413,6 +411,7 @@ ROUTES = {
     "save card: confirm": "POST /accounts/{id}/payment-method/confirm",
     "checkout": "POST /accounts/{id}/checkout",
     "payment webhook": "POST /billing/webhook (payment_intent.succeeded)",
+    "account page": "GET /app/account (session cookie; HTML with the forecast timeline)",
     "implementation request": "POST /forms/implementation-request",
     "copyright notice": "POST /forms/copyright-notice",
     "data request": "POST /forms/data-request",
@@ -433,7 +432,7 @@ def measure_ops(bins: dict[str, Path], proxy: DynamoProxy) -> tuple[dict, dict, 
     with table("ops", seed=True) as name, contextlib.ExitStack() as es:
         env = fn_env(name, proxy)
         fns = {f: es.enter_context(FunctionProcess(bins[f], f, env))
-               for f in ("signup", "accounts", "renewal", "submit-form")}
+               for f in ("signup", "accounts", "renewal", "submit-form", "portal")}
         for fp in fns.values():
             fp.ready()
 
@@ -445,11 +444,14 @@ def measure_ops(bins: dict[str, Path], proxy: DynamoProxy) -> tuple[dict, dict, 
                 raise RuntimeError(f"{op}: expected {want}, got {inv.payload}\n" + "\n".join(inv.logs[-10:]))
             wire = summarize(proxy.since(mark))
             stripe_wire = summarize(STRIPE_PROXY.since(stripe_mark)) if STRIPE_PROXY else None
-            rec = {"logged": logged_requests(inv.logs), "ms": inv.seconds * 1000, **wire,
+            raw = inv.payload.get("body") or ""
+            rec = {"logged": logged_requests(inv.logs), "ms": inv.seconds * 1000, **wire, "bytes": len(raw.encode()),
                    "ses_calls": len(SES_PROXY.since(ses_mark)) if SES_PROXY else None,
                    "stripe_logged": logged_requests(inv.logs, "stripe_requests"), "stripe": stripe_wire}
             ops[op].append(rec)
-            return json.loads(inv.payload.get("body") or "null")
+            if "json" not in str(inv.payload.get("headers", {}).get("content-type", "json")):
+                return {"html": raw}
+            return json.loads(raw or "null")
 
         def at(t: datetime, method: str, path: str, body: dict | None = None, headers: dict | None = None) -> dict:
             return http_event(t, method, path, json.dumps(body) if body is not None else None, headers)
@@ -486,6 +488,9 @@ def measure_ops(bins: dict[str, Path], proxy: DynamoProxy) -> tuple[dict, dict, 
             paid = run("payment webhook", http_event(t3, "POST", "/billing/webhook", raw, hdrs), 200)
             if paid.get("status") != "applied":
                 raise RuntimeError(f"payment webhook: not applied: {paid}")
+            page = run("account page", at(t3, "GET", "/app/account", None, {"cookie": f"session={token}"}), 200)
+            if "<svg" not in page.get("html", "") or "Renew" not in page["html"]:
+                raise RuntimeError("account page: no forecast timeline with the renewal")
             t4 = t + timedelta(minutes=4)
             form = {"first_name": "Ada", "last_name": "Lovelace", "email": f"lead-{RUN_ID}-{i}@bench.example.com",
                     "phone": "+1 555 010 2030", "country": "US", "region": "Boston, MA", "product": "cloud",
@@ -805,11 +810,15 @@ def ops_text(by_op: dict[str, int]) -> str:
     return ", ".join(f"{k} {v}" for k, v in by_op.items())
 
 
-def render(arch, profile, zips, build_s, cold, ops, peaks, sweeps, dispatched, meta) -> str:
+def seconds(s: float | None) -> str:
+    return "not run (BENCH_SKIP_BUILD)" if s is None else f"{s:.0f} s ({s / 60:.1f} min)"
+
+
+def render(arch, profile, zips, times, cold, ops, peaks, sweeps, dispatched, meta) -> str:
     L = []
     L.append(f"Bench of {meta['commit']} on {meta['cpu']} ({meta['cores']} cores, load average "
              f"{meta['load']} at the start), {meta['date']}; local stack (DynamoDB Local, moto SES, localstripe); "
-             f"build step {build_s:.0f} s.")
+             f"host release build for the measurements {seconds(times['host'])}.")
     L.append("")
     L.append("| measure | function / case | result | detail |")
     L.append("|---|---|---|---|")
@@ -826,7 +835,8 @@ def render(arch, profile, zips, build_s, cold, ops, peaks, sweeps, dispatched, m
                  f"{values([r['logged'] for r in recs])} / {values([r['requests'] for r in recs])} | "
                  f"`{ROUTES[op]}` ({OPS[op]}): {ops_text(first['by_op'])} ({steady}, {len(recs)} runs); "
                  f"{first['rcu']:g} RCU + {first['wcu']:g} WCU; SES calls {values([r['ses_calls'] for r in recs])}; "
-                 f"Stripe calls {stripe_calls}; warm latency median {warm:.0f} ms |")
+                 f"Stripe calls {stripe_calls}; warm latency median {warm:.0f} ms"
+                 + (f"; page {first['bytes'] / 1024:.1f} KiB" if op == "account page" else "") + " |")
     if "save card: setup" in ops and "save card: confirm" in ops:
         both = list(zip(ops["save card: setup"], ops["save card: confirm"]))
         L.append(f"| DynamoDB requests per operation (function log / wire) | save card (setup + confirm) | "
@@ -908,9 +918,15 @@ def render(arch, profile, zips, build_s, cold, ops, peaks, sweeps, dispatched, m
         else:
             how = "not run by the bench"
         L.append(f"| peak memory (VmHWM) | {f} | {mib(peaks.get(f))} | {how} |")
+    ship = times["ship"]
+    verdict = "" if ship is None else (" (within the goal)" if ship <= SHIP_GOAL_S else " (over the goal)")
+    L.append(f"| shipping build, clean target, {arch} | workspace ({len(FUNCTIONS)} functions) | {seconds(ship)}{verdict} | "
+             f"goal ≤ {SHIP_GOAL_S // 60} min; before: {BEFORE['ship']}; {profile} |")
     for f in FUNCTIONS:
         z = zips[f]
-        L.append(f"| zip size ({arch}) | {f} | " + (f"{z / 1024 / 1024:.2f} MiB | {z:,} bytes; {profile} |"
+        mark = "" if not z else (" ✓" if z / 1024 / 1024 <= ZIP_GOAL_MIB else " over")
+        L.append(f"| zip size ({arch}) | {f} | " + (f"{z / 1024 / 1024:.2f} MiB{mark} | {z:,} bytes; goal ≤ "
+                                                  f"{ZIP_GOAL_MIB:g} MiB; before: {BEFORE['zip']} |"
                                                   if z else "not built | |"))
     L.append("")
     L.append("Cold start: `AWS_LAMBDA_RUNTIME_API` points at a Python stub; t0 just before spawn, t1 when "
@@ -967,7 +983,7 @@ def machine() -> dict:
 
 
 def main() -> int:
-    arch, bins, zips, build_s, profile = build()
+    arch, bins, zips, times, profile = build()
     with Stack(), DynamoProxy(int(os.environ["DYNAMODB_PORT"])) as proxy, \
             DynamoProxy(int(os.environ["SES_PORT"]), inject_capacity=False) as ses, \
             StripeProxy(int(os.environ["STRIPE_PORT"])) as stripe_proxy:
@@ -994,9 +1010,8 @@ def main() -> int:
             peaks[DISPATCHER] = max(dispatched["rss"] or 0, dispatched["rollout"]["rss"] or 0) or None
         peaks["lifecycle-sweep"] = max((x or 0 for x in sweep_rss), default=0) or None
     meta = machine()
-    meta["bins"] = (f"the zip's own {arch} binary" if arch == host_arch()
-                    else f"host {host_arch()} `cargo build --release` binary")
-    text = render(arch, profile, zips, build_s, cold, ops, peaks, sweeps, dispatched, meta) + render_backlog(backlogs)
+    meta["bins"] = f"host {host_arch()} `cargo build --release` binary, same profile as the zips"
+    text = render(arch, profile, zips, times, cold, ops, peaks, sweeps, dispatched, meta) + render_backlog(backlogs)
     (BENCH / "latest.md").write_text(text)
     print(text)
     log(f"done; table also in {BENCH / 'latest.md'}")
