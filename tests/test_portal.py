@@ -215,7 +215,18 @@ def test_the_account_page_draws_the_forecast_and_the_auto_renewal_switch_changes
     assert "Renewal charged" not in steps
     for step in ("Grace period starts", "Suspended", "Deleted"):
         assert step in steps, (step, steps)
-    assert "Next plan: free" in page
+    assert "Next plan: none" in page and "enters its grace period" in page
+
+    # The plan after the term: the current plan is refused beside the field, Free is taken and
+    # replaces grace and suspension in the forecast with the change of plan (§7.4).
+    r = post(s, api, "next-plan", {"plan": "basic"}, token=csrf(page))
+    assert r.status_code == 400 and 'id="f-plan-error">must be Free or a plan cheaper' in r.text, r.text
+    r = post(s, api, "next-plan", {"plan": "free"}, token=csrf(page))
+    assert r.status_code == 303 and r.headers["location"].endswith("/app/account?done=next-plan"), r.text
+    page = get(s, api, "account?done=next-plan").text
+    assert "Next plan: free" in page and "You chose this plan" in page and "fits the free plan" in page
+    steps = re.search(r'<ol id="forecast-steps">(.*?)</ol>', page, re.S).group(1)
+    assert "Plan changes" in steps and "Grace period starts" not in steps and "Suspended" not in steps, steps
 
 
 def test_checkout_refusals_are_shown_beside_their_fields(api, lambdas):

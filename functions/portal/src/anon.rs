@@ -5,7 +5,7 @@
 use crate::cookies;
 use crate::handler::{session, Portal};
 use crate::pages::anon::{self as view, DomainCheck, SignupValues};
-use crate::pages::{shown, Frame, Shown};
+use crate::pages::{refused, Frame};
 use crate::web::{Form, Web};
 use domain::field::FieldErrors;
 use domain::signup::SignupRequest;
@@ -21,17 +21,6 @@ fn anon_token(p: &Portal<'_>, web: &mut Web<'_>) -> Result<(String, String), Api
     let binding = web.anon_binding();
     let token = cookies::csrf_token(p.app.secrets.get(Secret::Token)?, &binding);
     Ok((token, format!("{}/app", web.base)))
-}
-
-/// A refused post: field errors re-show the form (400, or the refusal's own status), anything
-/// else is a message on it; unexpected errors go up (500).
-fn refused(e: ApiError) -> Result<(StatusCode, FieldErrors, Option<String>), ApiError> {
-    let status = e.status();
-    match shown(&e) {
-        Some(Shown::Fields(f)) => Ok((status, f, None)),
-        Some(Shown::Message(m)) => Ok((status, FieldErrors::default(), Some(m))),
-        None => Err(e),
-    }
 }
 
 fn render(web: &Web<'_>, status: StatusCode, m: Markup) -> ApiResult {

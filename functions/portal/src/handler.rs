@@ -67,7 +67,11 @@ async fn route(p: &Portal<'_>, web: &mut Web<'_>) -> ApiResult {
         ("GET", ["reset"], _) => anon::reset_page(p, web).await,
         ("POST", ["reset"], Some(f)) => anon::reset(p, web, f).await,
         ("POST", ["sign-out"], Some(_)) => sign_out(p, web).await,
-        (_, [page @ ("account" | "plans" | "card" | "terminate" | "export" | "auto-renew" | "checkout")], form) => {
+        (
+            _,
+            [page @ ("account" | "plans" | "card" | "terminate" | "export" | "auto-renew" | "checkout" | "next-plan")],
+            form,
+        ) => {
             let Some(s) = session(p, web).await? else { return web.redirect("sign-in") };
             signed::route(p, web, s, &method, page, form).await
         }

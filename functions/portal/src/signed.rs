@@ -5,7 +5,7 @@
 use crate::handler::{Portal, Session};
 use crate::pages::account::AccountView;
 use crate::pages::billing::{CardView, PlansView};
-use crate::pages::{self, shown, Frame, Shown};
+use crate::pages::{self, refused, Frame};
 use crate::web::{Form, Web};
 use domain::field::FieldErrors;
 use domain::lifecycle::{forecast, grace_end};
@@ -25,7 +25,8 @@ pub(crate) async fn route(
     form: Option<Form>,
 ) -> ApiResult {
     match (method, page, form) {
-        ("GET", "account", _) => account(p, web, &s).await,
+        ("GET", "account", _) => account(p, web, &s, None).await,
+        ("POST", "next-plan", Some(f)) => next_plan(p, web, &s, &f).await,
         ("POST", "auto-renew", Some(f)) => auto_renew(p, web, &s, &f).await,
         ("GET", "plans", _) => plans(p, web, &s, "", "12", &FieldErrors::default(), None),
         ("POST", "checkout", Some(f)) => checkout(p, web, &s, &f).await,
@@ -42,37 +43,30 @@ fn app_root(web: &Web<'_>) -> String {
     format!("{}/app", web.base)
 }
 
-/// What a page shows for a refusal: field errors, or one message; unexpected errors go up.
-fn refused(e: ApiError) -> Result<(StatusCode, FieldErrors, Option<String>), ApiError> {
-    let status = e.status();
-    match shown(&e) {
-        Some(Shown::Fields(f)) => Ok((status, f, None)),
-        Some(Shown::Message(m)) => Ok((status, FieldErrors::default(), Some(m))),
-        None => Err(e),
-    }
-}
-
 /// The messages a redirect back to the account page brings (`?done=`).
 fn done(what: Option<&str>) -> Option<&'static str> {
     match what? {
         "auto-renew-on" => Some("Automatic renewal is on."),
         "auto-renew-off" => Some("Automatic renewal is off: the forecast shows what happens at the term end."),
         "card" => Some("Your card is saved."),
+        "next-plan" => Some("Your next plan is set: the forecast shows it at the term end."),
         "paid" => Some("Payment accepted. The new term shows here as soon as Stripe confirms it (a few seconds)."),
         _ => None,
     }
 }
 
-async fn account(p: &Portal<'_>, web: &mut Web<'_>, s: &Session) -> ApiResult {
+/// The account page; `next_error` is a refused choice of next plan, shown beside its field (400).
+async fn account(p: &Portal<'_>, web: &mut Web<'_>, s: &Session, next_error: Option<&str>) -> ApiResult {
     let (app, a, now) = (p.app, &s.account, s.now);
     let history = app.accounts.history(&a.id).await?;
     let forecast: Vec<TimelineItem> = forecast(a, &app.config.policy, app.catalog, now)
         .into_iter()
         .map(|f| TimelineItem { at: f.at, event: f.event, amount: f.amount, currency: f.currency })
         .collect();
-    // The plan after this term: the chosen next plan, else the same plan renewed, else Free.
-    let after = a.next_plan.as_ref().map(|p| p.as_str()).unwrap_or(if a.auto_renew { a.plan.as_str() } else { "free" });
-    let next = app.catalog.get(after).map(|plan| app.catalog.chart(plan, &a.usage));
+    // The plan after this term: the chosen next plan, else the plan renewed; else none (grace follows).
+    let after = a.next_plan.as_ref().map(|p| p.as_str()).or(a.auto_renew.then_some(a.plan.as_str()));
+    let next = after.and_then(|id| app.catalog.get(id)).map(|plan| app.catalog.chart(plan, &a.usage));
+    let choices = if a.state == State::Suspended { vec![] } else { cases::billing::next_plan_choices(app, a) };
     let done_q = web.query("done");
     let v = AccountView {
         account: a,
@@ -81,13 +75,29 @@ async fn account(p: &Portal<'_>, web: &mut Web<'_>, s: &Session) -> ApiResult {
         portal: format!("{}.{}", a.domain.as_str(), app.config.base_domain),
         grace_end: if a.state == State::Grace { grace_end(a, &app.config.policy) } else { None },
         next,
+        choices: choices.iter().map(|p| (p.id.as_str(), p.id.as_str())).collect(),
+        next_error,
         forecast,
         history: &history,
         done: done(done_q.as_deref()),
     };
     let root = app_root(web);
     let f = Frame { app: &root, signed_in: Some(&s.csrf) };
-    web.page(StatusCode::OK, pages::account::account(&f, &v))
+    let status = if next_error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    web.page(status, pages::account::account(&f, &v))
+}
+
+/// Chooses the plan to follow the term (as `PUT /accounts/{id}/next-plan` does); a refusal shows
+/// beside the field on the account page.
+async fn next_plan(p: &Portal<'_>, web: &mut Web<'_>, s: &Session, form: &Form) -> ApiResult {
+    match cases::billing::next_plan(p.app, s.now, &s.claims, form.text("plan").as_deref()).await {
+        Ok(_) => web.redirect("account?done=next-plan"),
+        Err(e) => {
+            let (_, errors, message) = refused(e)?;
+            let text = errors.message_for("plan").map(String::from).or(message);
+            account(p, web, s, Some(text.as_deref().unwrap_or("The next plan could not be set."))).await
+        }
+    }
 }
 
 async fn auto_renew(p: &Portal<'_>, web: &mut Web<'_>, s: &Session, form: &Form) -> ApiResult {

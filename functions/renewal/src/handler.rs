@@ -31,7 +31,7 @@ async fn route(app: &App, req: &Request) -> ApiResult {
 }
 
 // The refusals the routes share, with the portal, from `platform::cases::billing`.
-pub(crate) use platform::cases::billing::{plan_of, suspended};
+pub(crate) use platform::cases::billing::plan_of;
 
 #[cfg(test)]
 mod tests {

@@ -1,13 +1,11 @@
 //! The catalog, the compatibility chart (§7.4), automatic renewal (§7.7) and the next plan.
 
-use crate::handler::{plan_of, suspended};
-use domain::lifecycle::set_next_plan;
+use crate::handler::plan_of;
 use domain::FieldError;
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
 use platform::http::{bearer_for, event_time, json_response, parse_body, query_param, ApiResult};
-use platform::ops::Decision;
-use platform::{session, ApiError, App, HistoryEvent};
+use platform::{session, ApiError, App};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -49,27 +47,6 @@ pub(crate) async fn next_plan(app: &App, req: &Request, id: &str) -> ApiResult {
     let now = event_time(req)?;
     let claims = bearer_for(req, app.secrets.get(platform::Secret::Token)?, now, id)?;
     let b: NextPlanBody = parse_body(req)?;
-    let plan = plan_of(app, "plan", b.plan.as_deref())?;
-    let (a, chart) = session::update(app, id, now, &claims, |a| -> Result<_, ApiError> {
-        if a.state == domain::State::Suspended {
-            return Err(suspended());
-        }
-        let current = app.catalog.get(a.plan.as_str()).map(|p| p.rank).unwrap_or(0);
-        if !a.is_paid() {
-            return Err(ApiError::problem(
-                StatusCode::CONFLICT,
-                "no_paid_term",
-                "the account has no paid term to follow",
-            ));
-        }
-        if !plan.id.is_free() && plan.rank >= current {
-            return Err(ApiError::field("plan", "must be Free or a plan cheaper than the current one"));
-        }
-        set_next_plan(a, plan.id.clone(), now);
-        let mut d = Decision::new(app.catalog.chart(plan, &a.usage), vec![]);
-        d.history.push(HistoryEvent::new(now, "next_plan_set", json!({ "plan": plan.id })));
-        Ok(d)
-    })
-    .await?;
+    let (a, chart) = platform::cases::billing::next_plan(app, now, &claims, b.plan.as_deref()).await?;
     json_response(StatusCode::OK, &json!({ "account_id": a.id, "next_plan": a.next_plan, "chart": chart }))
 }

@@ -16,8 +16,12 @@ pub struct AccountView<'a> {
     pub now: DateTime<Utc>,
     pub portal: String,
     pub grace_end: Option<DateTime<Utc>>,
-    /// The plan after this term (the next plan, else the plan itself, else Free) and its chart.
+    /// The plan after this term (the chosen next plan, else the plan renewed) and its chart.
     pub next: Option<Chart>,
+    /// The plans that may follow the term, as (value, label) options; empty without a paid term.
+    pub choices: Vec<(&'a str, &'a str)>,
+    /// A refused choice of next plan, shown beside the field.
+    pub next_error: Option<&'a str>,
     pub forecast: Vec<TimelineItem>,
     pub history: &'a [HistoryEvent],
     /// A message after a post (Post/Redirect/Get brings it as `?done=`).
@@ -83,27 +87,58 @@ fn auto_renew(v: &AccountView) -> Markup {
     }
 }
 
+/// What follows the term: the chosen next plan, or the plan renewed, with its chart; without
+/// either, the grace period the forecast shows. A paid account can choose Free or a cheaper plan.
 fn next_plan(v: &AccountView) -> Markup {
-    let Some(chart) = &v.next else { return html! {} };
+    let a = v.account;
+    if !a.is_paid() {
+        return html! {};
+    }
     html! {
         section aria-labelledby="next-heading" {
-            h2 #next-heading { "Next plan: " (chart.plan.as_str()) } "\n"
-            @if chart.fits {
-                p { "Your current usage fits the " (chart.plan.as_str()) " plan." } "\n"
-            } @else {
-                table {
-                    caption { "Usage over the " (chart.plan.as_str()) " plan's limits" }
-                    thead { tr { th scope="col" { "Limit" } th scope="col" { "Used" } th scope="col" { "Allowed" } } }
-                    tbody {
-                        @for o in &chart.over {
-                            tr { th scope="row" { (o.limit.replace('_', " ")) } td { (o.used) } td { (o.allowed) } }
-                        }
-                    }
+            @match &v.next {
+                Some(chart) => {
+                    h2 #next-heading { "Next plan: " (chart.plan.as_str()) } "\n"
+                    p #next-why {
+                        @if a.next_plan.is_some() { "You chose this plan to follow the current term." }
+                        @else { "Automatic renewal renews the current plan." }
+                    } "\n"
+                    (chart_of(chart))
+                }
+                None => {
+                    h2 #next-heading { "Next plan: none" } "\n"
+                    p #next-why { "No plan follows this term: at its end the account enters its grace period." } "\n"
+                }
+            }
+            @if !v.choices.is_empty() {
+                form method="post" action="next-plan" {
+                    (web::csrf_field(v.csrf))
+                    (web::select_field("plan", "Plan after this term", "Choose a plan", &v.choices, "", v.next_error))
+                    button type="submit" { "Choose this next plan" }
                 }
                 "\n"
             }
         }
         "\n"
+    }
+}
+
+fn chart_of(chart: &Chart) -> Markup {
+    html! {
+        @if chart.fits {
+            p { "Your current usage fits the " (chart.plan.as_str()) " plan." } "\n"
+        } @else {
+            table {
+                caption { "Usage over the " (chart.plan.as_str()) " plan's limits" }
+                thead { tr { th scope="col" { "Limit" } th scope="col" { "Used" } th scope="col" { "Allowed" } } }
+                tbody {
+                    @for o in &chart.over {
+                        tr { th scope="row" { (o.limit.replace('_', " ")) } td { (o.used) } td { (o.allowed) } }
+                    }
+                }
+            }
+            "\n"
+        }
     }
 }
 
@@ -189,6 +224,8 @@ mod tests {
             portal: "acme.saas.local".into(),
             grace_end: None,
             next: None,
+            choices: vec![],
+            next_error: None,
             forecast,
             history: &history,
             done: Some("Automatic renewal is off."),
@@ -201,5 +238,37 @@ mod tests {
         assert!(html.contains("name=\"enabled\" value=\"false\"") && html.contains("Turn automatic renewal off"));
         assert!(html.contains("&lt;b&gt;odd&lt;/b&gt;") && !html.contains("<b>odd"));
         assert!(html.contains("role=\"status\"") && html.contains("<title>Account acme</title>"));
+    }
+
+    #[test]
+    fn a_paid_term_without_renewal_says_none_follows_and_offers_the_plans_that_may() {
+        let mut a = an_account("Acme");
+        a.plan = v("standard");
+        a.term_end = Some(a.state_since + chrono::Duration::days(30));
+        a.auto_renew = false;
+        let history = vec![];
+        let view = AccountView {
+            account: &a,
+            csrf: "tok",
+            now: a.state_since,
+            portal: "acme.saas.local".into(),
+            grace_end: None,
+            next: None,
+            choices: vec![("free", "free"), ("basic", "basic")],
+            next_error: Some("must be Free or a plan cheaper than the current one"),
+            forecast: vec![],
+            history: &history,
+            done: None,
+        };
+        let html = account(&Frame { app: "/app", signed_in: Some("tok") }, &view).into_string();
+        assert!(html.contains("Next plan: none") && html.contains("enters its grace period"));
+        assert!(html.contains("action=\"next-plan\"") && html.contains("<option value=\"basic\""));
+        assert!(html.contains("id=\"f-plan-error\">must be Free or a plan cheaper"), "{html}");
+
+        // A free account has no term to follow: no section at all.
+        let free = an_account("Acme");
+        let view = AccountView { account: &free, choices: vec![], next_error: None, ..view };
+        let html = account(&Frame { app: "/app", signed_in: Some("tok") }, &view).into_string();
+        assert!(!html.contains("next-heading"));
     }
 }

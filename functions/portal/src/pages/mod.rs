@@ -6,6 +6,7 @@ pub mod anon;
 pub mod billing;
 
 use domain::field::{FieldError, FieldErrors};
+use lambda_http::http::StatusCode;
 use maud::{html, Markup};
 use platform::ApiError;
 use serde_json::Value;
@@ -104,6 +105,17 @@ pub fn shown(e: &ApiError) -> Option<Shown> {
             }
         }
         ApiError::Unexpected(_) => None,
+    }
+}
+
+/// A refused post: field errors re-show the form (400, or the refusal's own status), anything
+/// else is a message on it; unexpected errors go up (500).
+pub fn refused(e: ApiError) -> Result<(StatusCode, FieldErrors, Option<String>), ApiError> {
+    let status = e.status();
+    match shown(&e) {
+        Some(Shown::Fields(f)) => Ok((status, f, None)),
+        Some(Shown::Message(m)) => Ok((status, FieldErrors::default(), Some(m))),
+        None => Err(e),
     }
 }
 

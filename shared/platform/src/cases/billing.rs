@@ -9,7 +9,8 @@ use crate::{session, ApiError, App, HistoryEvent};
 use chrono::{DateTime, Duration, Utc};
 use domain::account::{Checkout, SavedCard};
 use domain::billing::{quote, Ineligible, MAX_MONTHS};
-use domain::lifecycle::set_auto_renew;
+use domain::catalog::Chart;
+use domain::lifecycle::{set_auto_renew, set_next_plan};
 use domain::types::required_text;
 use domain::{Account, FieldError, FieldErrors};
 use lambda_http::http::StatusCode;
@@ -161,6 +162,47 @@ pub async fn auto_renew(app: &App, now: DateTime<Utc>, claims: &Claims, enabled:
     })
     .await?;
     Ok(a)
+}
+
+/// The plans an administrator may choose to follow the current paid term: Free or a cheaper paid
+/// plan (§7.4). Empty when the account has no paid term.
+pub fn next_plan_choices<'a>(app: &'a App, a: &Account) -> Vec<&'a domain::Plan> {
+    let current = app.catalog.get(a.plan.as_str()).map(|p| p.rank).unwrap_or(0);
+    if !a.is_paid() {
+        return vec![];
+    }
+    app.catalog.plans.iter().filter(|p| p.id.is_free() || p.rank < current).collect()
+}
+
+/// The plan for after the current term: Free or a cheaper paid plan, with its compatibility
+/// chart (§7.4). Choosing another plan withdraws any renewal charge not yet made.
+pub async fn next_plan(
+    app: &App,
+    now: DateTime<Utc>,
+    claims: &Claims,
+    plan: Option<&str>,
+) -> Result<(Account, Chart), ApiError> {
+    let plan = plan_of(app, "plan", plan)?;
+    session::update(app, &claims.sub, now, claims, |a| -> Result<_, ApiError> {
+        if a.state == domain::State::Suspended {
+            return Err(suspended());
+        }
+        if !a.is_paid() {
+            return Err(ApiError::problem(
+                StatusCode::CONFLICT,
+                "no_paid_term",
+                "the account has no paid term to follow",
+            ));
+        }
+        if !next_plan_choices(app, a).iter().any(|p| p.id == plan.id) {
+            return Err(ApiError::field("plan", "must be Free or a plan cheaper than the current one"));
+        }
+        set_next_plan(a, plan.id.clone(), now);
+        let mut d = Decision::new(app.catalog.chart(plan, &a.usage), vec![]);
+        d.history.push(HistoryEvent::new(now, "next_plan_set", json!({ "plan": plan.id })));
+        Ok(d)
+    })
+    .await
 }
 
 /// Checkout (SPEC: "Checkout", "The quoted amount"): eligibility, the country and the chart are
