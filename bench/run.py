@@ -122,7 +122,10 @@ def fn_env(table_name: str, proxy: DynamoProxy) -> dict[str, str]:
     requests from one source IP within one event hour) and local replay (its event times are in
     2031, far from the clock)."""
     env = {"TABLE_NAME": table_name, "AWS_ENDPOINT_URL_DYNAMODB": proxy.url,
-           "RATE_LIMITS_JSON": high_limits(), "FORM_LIMITS_JSON": high_form_limits(), "LOCAL_REPLAY": "1"}
+           "RATE_LIMITS_JSON": high_limits(), "FORM_LIMITS_JSON": high_form_limits(), "LOCAL_REPLAY": "1",
+           # As template.yaml sets it on Lambda: the root certificates from the one bundle file, not
+           # also from a directory this machine's environment may name (SSL_CERT_DIR).
+           "SSL_CERT_FILE": "/etc/ssl/certs/ca-certificates.crt", "SSL_CERT_DIR": ""}
     if SES_PROXY is not None:
         env["AWS_ENDPOINT_URL_SES"] = SES_PROXY.url
     if STRIPE_PROXY is not None:

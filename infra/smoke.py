@@ -127,6 +127,15 @@ def check_form_page(api: Api) -> str:
     return f"{len(r.body)} bytes of HTML"
 
 
+def check_portal_page(api: Api) -> str:
+    route = "/app/sign-in"
+    r = get(api.url("GET", route, route))
+    need(r.status == 200, f"status {r.status}: {r.body[:200]!r}")
+    need(media_type(r) == "text/html", f"content-type {r.content_type!r}")
+    need(b'name="csrf"' in r.body, "no CSRF field in the sign-in form")
+    return f"{len(r.body)} bytes of HTML with its CSRF field"
+
+
 def check_unknown_route(api: Api) -> str:
     path = "/smoke-no-such-route-" + secrets.token_hex(4)
     if api.local:  # any function's router: signup's
@@ -150,6 +159,7 @@ CHECKS = [
     ("GET /signup/domains/<random label>: 200 JSON with `available`", check_domain),
     ("GET /plans: 200 JSON with a list of plans", check_plans),
     ("GET /forms/implementation-request: 200 text/html", check_form_page),
+    ("GET /app/sign-in: 200 text/html, the portal's form with its CSRF field", check_portal_page),
     ("GET <unknown route>: 404", check_unknown_route),
 ]
 
